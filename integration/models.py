@@ -1,0 +1,237 @@
+"""Invoice Bridge's tables: configuration (legal entities, tax map), Books links, pushes and their timelines."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class LegalEntity(models.Model):
+    """A company we invoice from; each has its own Books organization (CONTRACT.md §5)."""
+
+    code = models.CharField(max_length=40, unique=True, help_text="The Account's Legal_Entity picklist value.")
+    name = models.CharField(max_length=200)
+    books_org_id = models.CharField("Books organization id", max_length=40)
+    require_review = models.BooleanField(default=False, help_text="Pushes wait for a reviewer.")
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "legal entities"
+        constraints = [models.CheckConstraint(condition=~Q(code=""), name="legal_entity_code_not_blank")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class TaxRule(models.Model):
+    """Which Books tax authority applies to a country or state, for one entity or for all.
+
+    Blank `state` covers the whole country; no `legal_entity` covers every entity. The most
+    specific rule wins (see `selectors.tax_rule_for`).
+    """
+
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="tax_rules"
+    )
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. US.")
+    state = models.CharField(max_length=10, blank=True, help_text="ISO 3166-2 code without the country, e.g. CA.")
+    tax_authority = models.CharField(max_length=100, help_text="Books tax authority name, e.g. BOE_CA.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["country", "state", "legal_entity__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["legal_entity", "country", "state"],
+                condition=Q(legal_entity__isnull=False),
+                name="tax_rule_unique_per_entity",
+            ),
+            models.UniqueConstraint(
+                fields=["country", "state"],
+                condition=Q(legal_entity__isnull=True),
+                name="tax_rule_unique_for_all_entities",
+            ),
+            models.CheckConstraint(condition=~Q(tax_authority=""), name="tax_rule_authority_not_blank"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="tax_rule_country_iso2"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.country}/{self.state}" if self.state else self.country
+        scope = self.legal_entity.code if self.legal_entity_id else "all entities"
+        return f"{where} ({scope}) → {self.tax_authority}"
+
+
+class CustomerLink(models.Model):
+    """CRM Account → Books contact, per Books organization. Our source of truth for customers."""
+
+    organization_id = models.CharField(max_length=40)
+    crm_account_id = models.CharField(max_length=40)
+    books_contact_id = models.CharField(max_length=40)
+    contact_name = models.CharField(max_length=300)
+    created_in_books = models.BooleanField(default=False, help_text="False when an existing contact was adopted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "crm_account_id"], name="one_customer_per_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_name} ({self.organization_id})"
+
+
+class ItemLink(models.Model):
+    """CRM Product → Books item, per Books organization (CONTRACT.md §4: this table wins over the CRM field)."""
+
+    organization_id = models.CharField(max_length=40)
+    crm_product_id = models.CharField(max_length=40)
+    books_item_id = models.CharField(max_length=40)
+    sku = models.CharField(max_length=200, blank=True)
+    sku_normalized = models.CharField(max_length=200, blank=True, db_index=True)
+    created_in_books = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "crm_product_id"], name="one_item_per_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku or self.crm_product_id} → {self.books_item_id} ({self.organization_id})"
+
+
+class InvoicePush(models.Model):
+    """One attempt to turn a CRM deal into one Books invoice, with its state machine.
+
+    blocked ─ (terminal: the deal could not be invoiced as it stood)
+    pending_review → queued | rejected
+    queued → running → pushed | failed | queued (retry)
+    failed → queued (replay)
+    At most one push per deal is active (pending_review, queued, running, pushed or failed):
+    a database constraint, so concurrent presses cannot both win.
+    """
+
+    class State(models.TextChoices):
+        BLOCKED = "blocked", "Blocked"
+        PENDING_REVIEW = "pending_review", "Pending review"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PUSHED = "pushed", "Pushed"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+
+    class Step(models.TextChoices):
+        PLAN = "plan", "Read the deal and plan"
+        CUSTOMER = "customer", "Find or create the customer"
+        ITEMS = "items", "Find or create the items"
+        INVOICE = "invoice", "Create the invoice"
+        STAMP = "stamp", "Stamp the deal"
+        DONE = "done", "Done"
+
+    ACTIVE_STATES = (
+        State.PENDING_REVIEW,
+        State.QUEUED,
+        State.RUNNING,
+        State.PUSHED,
+        State.FAILED,
+    )
+    TRANSITIONS = {
+        State.PENDING_REVIEW: {State.QUEUED, State.REJECTED},
+        State.QUEUED: {State.RUNNING, State.FAILED, State.BLOCKED},
+        State.RUNNING: {State.PUSHED, State.FAILED, State.QUEUED, State.BLOCKED},
+        State.FAILED: {State.QUEUED},
+        State.BLOCKED: set(),
+        State.PUSHED: set(),
+        State.REJECTED: set(),
+    }
+
+    deal_id = models.CharField(max_length=40, db_index=True)
+    deal_name = models.CharField(max_length=300, blank=True)
+    requested_by = models.CharField(max_length=254, blank=True, help_text="Email of the AE who clicked.")
+    legal_entity = models.ForeignKey(LegalEntity, null=True, blank=True, on_delete=models.PROTECT)
+    organization_id = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    step = models.CharField(max_length=20, choices=Step.choices, default=Step.PLAN)
+    plan = models.JSONField(default=dict, blank=True, help_text="The invoice we mean to create.")
+    reasons = models.JSONField(default=list, blank=True, help_text="Why the push is blocked, in plain words.")
+    error = models.TextField(blank=True, help_text="The last failure, in plain words.")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    running_since = models.DateTimeField(null=True, blank=True)
+    invoice_id = models.CharField(max_length=40, blank=True)
+    invoice_number = models.CharField(max_length=60, blank=True)
+    invoice_url = models.URLField(max_length=500, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("review_invoicepush", "Can approve, reject and replay invoice pushes")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal_id"],
+                condition=Q(state__in=["pending_review", "queued", "running", "pushed", "failed"]),
+                name="one_active_push_per_deal",
+            ),
+            models.CheckConstraint(condition=~Q(state="pushed") | ~Q(invoice_id=""), name="pushed_push_has_invoice"),
+        ]
+        indexes = [models.Index(fields=["state", "running_since"], name="push_state_running_idx")]
+
+    def __str__(self) -> str:
+        return f"Push #{self.pk} deal {self.deal_id} ({self.state})"
+
+    def can_move_to(self, state: str) -> bool:
+        return state in self.TRANSITIONS[self.State(self.state)]
+
+
+class PushEvent(models.Model):
+    """One line of a push's timeline: a step, a Zoho call or a state change, with its outcome (redacted)."""
+
+    class Outcome(models.TextChoices):
+        STARTED = "started", "Started"
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        INFO = "info", "Info"
+
+    push = models.ForeignKey(InvoicePush, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    step = models.CharField(max_length=20, choices=InvoicePush.Step.choices, blank=True)
+    action = models.CharField(max_length=200, help_text="e.g. 'POST /books/v3/invoices' or 'state queued → running'.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.INFO)
+    message = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.outcome}"
+
+
+class ZohoAccessToken(models.Model):
+    """The one cached OAuth access token shared by every process (ZOHO_API.md: never per request).
+
+    `key` is a digest of the client id and refresh token, so new credentials start a new row.
+    The row is also the cross-process lock for single-flight refreshes (`select_for_update`).
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    access_token = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_count = models.PositiveIntegerField(default=0)
+    fatal_error = models.TextField(blank=True, help_text="Set when Zoho refused the refresh token itself.")
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Zoho access token (refreshed {self.refresh_count} times)"

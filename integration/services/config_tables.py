@@ -1,0 +1,209 @@
+"""Import and export of the two configuration tables as CSV (CONTRACT.md §6).
+
+Imports are all-or-nothing: every row is validated first, every bad row is reported with its line
+number (the header is line 1), and only a clean file is applied, inside one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from django.db import transaction
+from django.db.models import F
+
+from integration.models import LegalEntity, TaxRule
+from integration.normalize import normalize_country, normalize_state
+
+LEGAL_ENTITY_COLUMNS = ["code", "name", "books_org_id", "require_review"]
+TAX_MAP_COLUMNS = ["legal_entity", "country", "state", "tax_authority"]
+
+
+class CsvImportError(Exception):
+    """A file that cannot be applied; `errors` are human-readable lines like 'line 3: …'."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+
+
+def _rows(file: TextIO, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(file)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise CsvImportError(["line 1: the file is empty; expected the header " + ",".join(columns)])
+    missing = [c for c in columns if c not in header]
+    unknown = [h for h in header if h not in columns]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown column(s) " + ", ".join(unknown))
+        raise CsvImportError([f"line 1: {'; '.join(parts)}; expected the header {','.join(columns)}"])
+    reader.fieldnames = header
+    for raw in reader:
+        if None in raw:
+            yield reader.line_num, {"__extra__": "x"}
+            continue
+        row = {k: (v or "").strip() for k, v in raw.items()}
+        if not any(row.values()):
+            continue  # blank lines are not rows
+        yield reader.line_num, row
+
+
+def _parse_bool(value: str) -> bool | None:
+    return {"true": True, "false": False}.get(value.lower())
+
+
+def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
+    """Upsert legal entities by `code` from a CSV with columns code,name,books_org_id,require_review."""
+    errors: list[str] = []
+    parsed: dict[str, dict] = {}
+    seen_at: dict[str, int] = {}
+    for line, row in _rows(file, LEGAL_ENTITY_COLUMNS):
+        if "__extra__" in row:
+            errors.append(f"line {line}: more values than columns")
+            continue
+        problems = []
+        code, name, org_id = row["code"], row["name"], row["books_org_id"]
+        require_review = _parse_bool(row["require_review"])
+        if not code:
+            problems.append("code is empty")
+        elif len(code) > 40:
+            problems.append("code is longer than 40 characters")
+        if not name:
+            problems.append("name is empty")
+        if not org_id.isdigit():
+            problems.append(f"books_org_id {org_id!r} is not a Books organization id (digits only)")
+        if require_review is None:
+            problems.append(f"require_review must be true or false, not {row['require_review']!r}")
+        if code in seen_at:
+            problems.append(f"code {code} already appears on line {seen_at[code]}")
+        if problems:
+            errors.append(f"line {line}: " + "; ".join(problems))
+            continue
+        seen_at[code] = line
+        parsed[code] = {"name": name, "books_org_id": org_id, "require_review": require_review}
+    if errors:
+        raise CsvImportError(errors)
+
+    summary = ImportSummary()
+    with transaction.atomic():
+        existing = {e.code: e for e in LegalEntity.objects.select_for_update().filter(code__in=parsed)}
+        for code, values in parsed.items():
+            entity = existing.get(code)
+            if entity is None:
+                entity = LegalEntity(code=code, **values)
+                entity._change_reason = source
+                entity.save()
+                summary.created += 1
+            elif any(getattr(entity, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(entity, k, v)
+                entity._change_reason = source
+                entity.save()
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
+    return summary
+
+
+def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
+    """Upsert tax rules by (legal_entity, country, state) from a CSV: legal_entity,country,state,tax_authority."""
+    errors: list[str] = []
+    entities = {e.code: e for e in LegalEntity.objects.all()}
+    parsed: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for line, row in _rows(file, TAX_MAP_COLUMNS):
+        if "__extra__" in row:
+            errors.append(f"line {line}: more values than columns")
+            continue
+        problems = []
+        entity_code, authority = row["legal_entity"], row["tax_authority"]
+        if entity_code and entity_code not in entities:
+            problems.append(f"legal_entity {entity_code!r} is not a known legal entity code")
+        country = normalize_country(row["country"])
+        state: str | None = ""
+        if not row["country"]:
+            problems.append("country is empty")
+        elif country is None:
+            problems.append(f"country {row['country']!r} is not a country (use an ISO code such as US, GB or IN)")
+        else:
+            state = normalize_state(country, row["state"])
+            if state is None:
+                problems.append(f"state {row['state']!r} is not a state or region of {country}")
+        if not authority:
+            problems.append("tax_authority is empty")
+        elif len(authority) > 100:
+            problems.append("tax_authority is longer than 100 characters")
+        if not problems:
+            key = (entity_code, country, state)
+            if key in parsed:
+                where = f"{country}/{state}" if state else country
+                problems.append(f"{where} for {entity_code or 'all entities'} already appears on line {parsed[key][0]}")
+        if problems:
+            errors.append(f"line {line}: " + "; ".join(problems))
+            continue
+        parsed[key] = (line, authority)
+    if errors:
+        raise CsvImportError(errors)
+
+    summary = ImportSummary()
+    with transaction.atomic():
+        for (entity_code, country, state), (_, authority) in parsed.items():
+            rule = (
+                TaxRule.objects.select_for_update()
+                .order_by()  # the default ordering joins legal entities, which FOR UPDATE refuses
+                .filter(legal_entity=entities.get(entity_code), country=country, state=state)
+                .first()
+            )
+            if rule is None:
+                rule = TaxRule(
+                    legal_entity=entities.get(entity_code), country=country, state=state, tax_authority=authority
+                )
+                rule._change_reason = source
+                rule.save()
+                summary.created += 1
+            elif rule.tax_authority != authority:
+                rule.tax_authority = authority
+                rule._change_reason = source
+                rule.save()
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
+    return summary
+
+
+def legal_entities_export(*, out: TextIO) -> int:
+    """Write every legal entity as CSV (import columns); returns the row count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LEGAL_ENTITY_COLUMNS)
+    entities = LegalEntity.objects.order_by("code")
+    for e in entities:
+        writer.writerow([e.code, e.name, e.books_org_id, "true" if e.require_review else "false"])
+    return len(entities)
+
+
+def tax_map_export(*, out: TextIO) -> int:
+    """Write every tax rule as CSV (import columns); returns the row count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TAX_MAP_COLUMNS)
+    rules = TaxRule.objects.select_related("legal_entity").order_by(
+        F("legal_entity__code").asc(nulls_first=True), "country", "state"
+    )
+    for r in rules:
+        writer.writerow([r.legal_entity.code if r.legal_entity else "", r.country, r.state, r.tax_authority])
+    return len(rules)

@@ -1,0 +1,187 @@
+"""The OAuth access token: one cached token for every process, refreshed single-flight before expiry.
+
+Zoho allows 10 token refreshes per 10 minutes per refresh token and silently invalidates the oldest
+of too many live tokens, so refreshing per request or per process breaks production. The token lives
+in one database row (`ZohoAccessToken`); whoever finds it near expiry locks the row, re-checks, and
+only then refreshes. Each process also memoises the token so most calls never touch the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integration.models import ZohoAccessToken
+from integration.zoho.errors import (
+    ZohoAuthError,
+    ZohoRateLimited,
+    ZohoRetryable,
+    ZohoTokenRevoked,
+    json_body,
+    retry_after_seconds,
+)
+from integration.zoho.http import new_http_client, send
+
+logger = logging.getLogger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=5)  # refresh this long before Zoho's expiry
+THROTTLE_BACKOFF_SECONDS = 60.0
+
+_memo: dict[str, tuple[str, datetime]] = {}
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def forget_cached_tokens() -> None:
+    """Drop this process's memoised tokens (the database row stays)."""
+    _memo.clear()
+
+
+class TokenManager:
+    """Hands out a valid access token for one set of self-client credentials."""
+
+    def __init__(
+        self,
+        *,
+        accounts_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        http: httpx.Client | None = None,
+        clock: Callable[[], datetime] = timezone.now,
+    ):
+        if not (client_id and client_secret and refresh_token):
+            raise ZohoAuthError(
+                "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN."
+            )
+        self.accounts_url = accounts_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self.http = http or new_http_client()
+        self.clock = clock
+        self.key = credentials_key(client_id, refresh_token)
+        with _locks_guard:
+            self._lock = _locks.setdefault(self.key, threading.Lock())
+
+    @classmethod
+    def from_settings(cls, **kwargs) -> TokenManager:
+        return cls(
+            accounts_url=settings.ZOHO_ACCOUNTS_URL,
+            client_id=settings.ZOHO_CLIENT_ID,
+            client_secret=settings.ZOHO_CLIENT_SECRET,
+            refresh_token=settings.ZOHO_REFRESH_TOKEN,
+            **kwargs,
+        )
+
+    def _fresh(self, expires_at: datetime | None) -> bool:
+        return expires_at is not None and expires_at - REFRESH_MARGIN > self.clock()
+
+    def get(self) -> str:
+        """A valid access token, refreshing it (once, across all processes) when it is near expiry."""
+        memo = _memo.get(self.key)
+        if memo and self._fresh(memo[1]):
+            return memo[0]
+        with self._lock:  # one thread per process goes to the database
+            memo = _memo.get(self.key)
+            if memo and self._fresh(memo[1]):
+                return memo[0]
+            token, expires_at = self._load_or_refresh()
+            _memo[self.key] = (token, expires_at)
+            return token
+
+    def invalidate(self, token: str) -> None:
+        """Zoho said `token` is no longer valid: forget it, unless someone already replaced it."""
+        if _memo.get(self.key, ("",))[0] == token:
+            _memo.pop(self.key, None)
+        ZohoAccessToken.objects.filter(key=self.key, access_token=token).update(expires_at=None)
+
+    def _load_or_refresh(self) -> tuple[str, datetime]:
+        ZohoAccessToken.objects.get_or_create(key=self.key)
+        error: Exception | None = None
+        with transaction.atomic():
+            row = ZohoAccessToken.objects.select_for_update().get(key=self.key)
+            if row.fatal_error:
+                raise ZohoTokenRevoked(row.fatal_error)
+            if row.access_token and self._fresh(row.expires_at):
+                return row.access_token, row.expires_at  # another process refreshed it meanwhile
+            try:
+                token, expires_in = self._refresh()
+            except (ZohoTokenRevoked, ZohoAuthError) as exc:
+                row.fatal_error = str(exc)
+                error = exc
+            except ZohoRetryable as exc:
+                error = exc
+            else:
+                now = self.clock()
+                row.access_token = token
+                row.expires_at = now + timedelta(seconds=expires_in)
+                row.refreshed_at = now
+                row.refresh_count += 1
+                row.last_error = ""
+                row.save()
+                logger.info("Zoho access token refreshed (refresh #%s)", row.refresh_count)
+                return token, row.expires_at
+            row.last_error = str(error)
+            row.last_error_at = self.clock()
+            row.save()
+        logger.error("Zoho token refresh failed: %s", error)
+        raise error
+
+    def _refresh(self) -> tuple[str, int]:
+        """POST {accounts}/oauth/v2/token with grant_type=refresh_token (credentials in the body)."""
+        request = self.http.build_request(
+            "POST",
+            f"{self.accounts_url}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "refresh_token": self._refresh_token,
+            },
+        )
+        response = send(self.http, request, service="Zoho Accounts")
+        body = json_body(response)
+        error = body.get("error")
+        if response.status_code == 200 and body.get("access_token") and not error:
+            return body["access_token"], int(body.get("expires_in", 3600))
+        if error == "invalid_code":
+            raise ZohoTokenRevoked(
+                "Zoho rejected the refresh token (invalid_code): it was revoked or is wrong. "
+                "Generate a new self-client refresh token and set ZOHO_REFRESH_TOKEN."
+            )
+        if error == "invalid_client":
+            raise ZohoAuthError(
+                "Zoho rejected the client credentials (invalid_client): check ZOHO_CLIENT_ID, "
+                "ZOHO_CLIENT_SECRET and ZOHO_ACCOUNTS_URL (the data centre)."
+            )
+        if error == "Access Denied" or response.status_code == 429:
+            raise ZohoRateLimited(
+                "Zoho is throttling token refreshes (too many in a short time); waiting before trying again.",
+                retry_after=retry_after_seconds(response) or THROTTLE_BACKOFF_SECONDS,
+                status=response.status_code,
+            )
+        if response.status_code >= 500 or not body:
+            raise ZohoRetryable(f"Zoho Accounts answered HTTP {response.status_code}", status=response.status_code)
+        raise ZohoAuthError(f"Zoho refused the token refresh: {error or response.status_code}")
+
+
+def credentials_key(client_id: str, refresh_token: str) -> str:
+    """A digest naming a credential set without revealing it."""
+    return hashlib.sha256(f"{client_id}:{refresh_token}".encode()).hexdigest()
+
+
+def current_fatal_error() -> str:
+    """The fatal refresh problem for the configured credentials, or '' (shown on every screen)."""
+    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_REFRESH_TOKEN):
+        return "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN."
+    key = credentials_key(settings.ZOHO_CLIENT_ID, settings.ZOHO_REFRESH_TOKEN)
+    return ZohoAccessToken.objects.filter(key=key).values_list("fatal_error", flat=True).first() or ""

@@ -1,0 +1,149 @@
+"""Zoho Books v3 client: one method per endpoint we use. Every call carries `organization_id`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from integration.zoho.errors import (
+    ZohoAuthError,
+    ZohoNotFound,
+    ZohoQuotaExceeded,
+    ZohoRateLimited,
+    ZohoRejected,
+    ZohoRetryable,
+    json_body,
+    retry_after_seconds,
+)
+from integration.zoho.http import ZohoApiClient
+
+PER_PAGE = 200
+
+
+def books_result(response: httpx.Response) -> dict:
+    """Books' envelope, or the mapped error. `code != 0` is an error even on a 2xx."""
+    body = json_body(response)
+    code = body.get("code")
+    status = response.status_code
+    message = str(body.get("message") or f"Books answered HTTP {status}")
+    if status == 429 or code == 44:
+        raise ZohoRateLimited(message, code=code or 44, status=status, retry_after=retry_after_seconds(response))
+    if code == 1070:  # too many concurrent calls for the organization
+        raise ZohoRateLimited(message, code=code, status=status, retry_after=retry_after_seconds(response))
+    if code == 45:
+        raise ZohoQuotaExceeded(
+            f"Books' daily API limit for this organization is used up: {message}", code=code, status=status
+        )
+    if status >= 500 or code == 1000:
+        raise ZohoRetryable(message, code=code, status=status)
+    if status == 401 or code == 57:
+        raise ZohoAuthError(message, code=code, status=status)
+    if status == 404 or code == 1002:
+        raise ZohoNotFound(message, code=code, status=status)
+    if status >= 400 or code not in (0, None):
+        raise ZohoRejected(message, code=code, status=status)
+    if code is None:
+        raise ZohoRetryable(f"Books answered HTTP {status} without its JSON envelope", status=status)
+    return body
+
+
+class BooksClient(ZohoApiClient):
+    service = "Zoho Books"
+
+    def default_base_url(self) -> str:
+        return f"{settings.ZOHO_API_DOMAIN}/books/v3"
+
+    def is_token_error(self, response: httpx.Response) -> bool:
+        return json_body(response).get("code") == 57 or response.status_code == 401
+
+    def _get(self, org: str, path: str, **params: Any) -> dict:
+        return books_result(self.call("GET", path, params={"organization_id": org, **params}))
+
+    def _post(self, org: str, path: str, payload: dict | None = None) -> dict:
+        return books_result(self.call("POST", path, params={"organization_id": org}, json=payload or {}))
+
+    def _pages(self, org: str, path: str, key: str, **params: Any) -> Iterator[dict]:
+        page = 1
+        while True:
+            body = self._get(org, path, page=page, per_page=PER_PAGE, **params)
+            yield from body.get(key, [])
+            if not body.get("page_context", {}).get("has_more_page"):
+                return
+            page += 1
+
+    # --- contacts -------------------------------------------------------------------------
+    def contacts_search(self, org: str, **filters: str) -> list[dict]:
+        """GET /contacts?…&filter_by=Status.All — every page, active and inactive."""
+        return list(self._pages(org, "/contacts", "contacts", filter_by="Status.All", **filters))
+
+    def contact_get(self, org: str, contact_id: str) -> dict:
+        """GET /contacts/{id}"""
+        return self._get(org, f"/contacts/{contact_id}")["contact"]
+
+    def contact_create(self, org: str, payload: dict) -> dict:
+        """POST /contacts"""
+        return self._post(org, "/contacts", payload)["contact"]
+
+    # --- items ----------------------------------------------------------------------------
+    def items_all(self, org: str) -> list[dict]:
+        """GET /items?filter_by=Status.All — every page (Books has no SKU filter)."""
+        return list(self._pages(org, "/items", "items", filter_by="Status.All"))
+
+    def item_create(self, org: str, payload: dict) -> dict:
+        """POST /items"""
+        return self._post(org, "/items", payload)["item"]
+
+    def item_mark_active(self, org: str, item_id: str) -> None:
+        """POST /items/{id}/active"""
+        self._post(org, f"/items/{item_id}/active")
+
+    # --- invoices -------------------------------------------------------------------------
+    def invoice_create(self, org: str, payload: dict) -> dict:
+        """POST /invoices"""
+        return self._post(org, "/invoices", payload)["invoice"]
+
+    def invoice_get(self, org: str, invoice_id: str) -> dict:
+        """GET /invoices/{id}"""
+        return self._get(org, f"/invoices/{invoice_id}")["invoice"]
+
+    def invoices_by_reference(self, org: str, reference_number: str) -> list[dict]:
+        """GET /invoices?reference_number=… (filtered again here: exact match is unconfirmed)."""
+        found = self._pages(org, "/invoices", "invoices", reference_number=reference_number)
+        return [inv for inv in found if inv.get("reference_number") == reference_number]
+
+    def invoices_modified_since(self, org: str, since: str) -> list[dict]:
+        """GET /invoices?last_modified_time=… — every page."""
+        return list(self._pages(org, "/invoices", "invoices", last_modified_time=since))
+
+    def invoice_payments(self, org: str, invoice_id: str) -> list[dict]:
+        """GET /invoices/{id}/payments"""
+        return self._get(org, f"/invoices/{invoice_id}/payments").get("payments", [])
+
+    def invoice_credits_applied(self, org: str, invoice_id: str) -> list[dict]:
+        """GET /invoices/{id}/creditsapplied"""
+        return self._get(org, f"/invoices/{invoice_id}/creditsapplied").get("credits", [])
+
+    # --- credit notes and payments ----------------------------------------------------------
+    def creditnote_get(self, org: str, creditnote_id: str) -> dict:
+        """GET /creditnotes/{id}"""
+        return self._get(org, f"/creditnotes/{creditnote_id}")["creditnote"]
+
+    def creditnote_refunds(self, org: str, creditnote_id: str) -> list[dict]:
+        """GET /creditnotes/{id}/refunds"""
+        return self._get(org, f"/creditnotes/{creditnote_id}/refunds").get("creditnote_refunds", [])
+
+    def payment_get(self, org: str, payment_id: str) -> dict:
+        """GET /customerpayments/{id}"""
+        return self._get(org, f"/customerpayments/{payment_id}")["payment"]
+
+    # --- taxes ----------------------------------------------------------------------------
+    def taxes(self, org: str) -> list[dict]:
+        """GET /settings/taxes"""
+        return self._get(org, "/settings/taxes").get("taxes", [])
+
+    def tax_authorities(self, org: str) -> list[dict]:
+        """GET /settings/taxauthorities"""
+        return self._get(org, "/settings/taxauthorities").get("tax_authorities", [])

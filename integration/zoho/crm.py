@@ -1,0 +1,85 @@
+"""Zoho CRM client (v2–v8 share these shapes): records by id, several by ids, updates."""
+
+from __future__ import annotations
+
+import httpx
+from django.conf import settings
+
+from integration.zoho.errors import (
+    ZohoAuthError,
+    ZohoRateLimited,
+    ZohoRejected,
+    ZohoRetryable,
+    json_body,
+    retry_after_seconds,
+)
+from integration.zoho.http import ZohoApiClient
+
+MAX_IDS = 100
+TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"}
+
+
+def crm_result(response: httpx.Response) -> dict:
+    """CRM's body, {} for 204 (no records), or the mapped error."""
+    if response.status_code == 204:
+        return {}
+    body = json_body(response)
+    status = response.status_code
+    code = body.get("code")
+    message = str(body.get("message") or f"CRM answered HTTP {status}")
+    if status == 429:
+        raise ZohoRateLimited(message, code=code, status=status, retry_after=retry_after_seconds(response))
+    if status >= 500:
+        raise ZohoRetryable(message, code=code, status=status)
+    if status == 401 or code in TOKEN_CODES:
+        raise ZohoAuthError(message, code=code, status=status)
+    if status == 400 and isinstance(body.get("data"), list):
+        return body  # per-record errors: `record_result` names the record's own code
+    if status >= 400 or body.get("status") == "error":
+        details = body.get("details") or {}
+        if details:
+            message = f"{message} {details}"
+        raise ZohoRejected(message, code=code, status=status)
+    return body
+
+
+def record_result(result: dict) -> dict:
+    """One row of a CRM write's `data[]`; per-record errors come back with HTTP 200."""
+    if result.get("status") != "success":
+        code = result.get("code")
+        message = str(result.get("message") or "CRM refused the record")
+        if result.get("details"):
+            message = f"{message} {result['details']}"
+        raise ZohoRejected(message, code=code)
+    return result.get("details") or {}
+
+
+class CrmClient(ZohoApiClient):
+    service = "Zoho CRM"
+
+    def default_base_url(self) -> str:
+        return f"{settings.ZOHO_API_DOMAIN}/crm/{settings.ZOHO_CRM_API_VERSION}"
+
+    def is_token_error(self, response: httpx.Response) -> bool:
+        return json_body(response).get("code") in TOKEN_CODES or response.status_code == 401
+
+    def record_get(self, module: str, record_id: str) -> dict | None:
+        """GET /{module}/{id} — None when there is no such record."""
+        data = crm_result(self.call("GET", f"/{module}/{record_id}")).get("data") or []
+        return data[0] if data else None
+
+    def records_get(self, module: str, ids: list[str]) -> list[dict]:
+        """GET /{module}?ids=a,b,c in chunks of 100."""
+        records: list[dict] = []
+        for start in range(0, len(ids), MAX_IDS):
+            chunk = ids[start : start + MAX_IDS]
+            body = crm_result(self.call("GET", f"/{module}", params={"ids": ",".join(chunk)}))
+            records.extend(body.get("data") or [])
+        return records
+
+    def record_update(self, module: str, record_id: str, fields: dict) -> dict:
+        """PUT /{module}/{id} with workflow triggers off; raises on the record's own error."""
+        body = crm_result(
+            self.call("PUT", f"/{module}/{record_id}", json={"data": [{"id": record_id, **fields}], "trigger": []})
+        )
+        return record_result((body.get("data") or [{}])[0])

@@ -1,0 +1,80 @@
+"""One error hierarchy for every Zoho product, mapped once from HTTP status and body.
+
+`retryable` tells the task layer whether to try again later; `code` and `message` are Zoho's own
+(Books' numeric code, CRM's string code) so finance staff see what Books said. Messages never carry
+URLs, headers or tokens.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+
+class ZohoError(Exception):
+    retryable = False
+
+    def __init__(self, message: str, *, code: int | str | None = None, status: int | None = None):
+        self.message = message
+        self.code = code
+        self.status = status
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} (Zoho code {self.code})" if self.code not in (None, "") else self.message
+
+
+class ZohoRetryable(ZohoError):
+    """Try again later: 5xx, Books code 1000, timeouts, connection failures, concurrency caps."""
+
+    retryable = True
+
+
+class ZohoRateLimited(ZohoRetryable):
+    """HTTP 429 / Books code 44 / OAuth throttle. `retry_after` is seconds when Zoho said so."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ZohoAuthError(ZohoError):
+    """Zoho refused our credentials even after one refresh."""
+
+
+class ZohoTokenRevoked(ZohoAuthError):
+    """The refresh token itself is revoked or wrong (`invalid_code`): a person must issue a new one."""
+
+
+class ZohoRejected(ZohoError):
+    """A permanent refusal (validation and the like); retrying the same request will not help."""
+
+
+class ZohoNotFound(ZohoRejected):
+    """The record does not exist (Books 404 / code 1002)."""
+
+
+class ZohoQuotaExceeded(ZohoRejected):
+    """Books' daily API cap for the organization's plan (code 45)."""
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds form), or None when absent/unusable."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def json_body(response: httpx.Response) -> dict:
+    """The response's JSON object with money as Decimal, or {} when the body is not a JSON object."""
+    if not response.content:
+        return {}
+    try:
+        body = response.json(parse_float=Decimal)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,96 @@
+"""The httpx plumbing every Zoho client shares: timeouts, transport, auth header, one 401 retry."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from integration.zoho.errors import ZohoRetryable
+
+# Tests and the in-process sandbox swap the network for a transport here; production leaves it None.
+_transport: httpx.BaseTransport | None = None
+
+
+def set_transport(transport: httpx.BaseTransport | None) -> httpx.BaseTransport | None:
+    """Route every new Zoho client through `transport` (None = the real network); returns the old one."""
+    global _transport
+    previous, _transport = _transport, transport
+    return previous
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Books wants money as a JSON number; float's shortest repr round-trips 2-dp amounts exactly.
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON-encode a request body; Decimals become JSON numbers."""
+    return jsonlib.dumps(payload, default=_json_default).encode()
+
+
+def new_http_client() -> httpx.Client:
+    """An httpx client with explicit timeouts on the configured transport."""
+    timeout = httpx.Timeout(settings.ZOHO_READ_TIMEOUT, connect=settings.ZOHO_CONNECT_TIMEOUT)
+    return httpx.Client(transport=_transport, timeout=timeout, follow_redirects=False)
+
+
+def send(http: httpx.Client, request: httpx.Request, *, service: str) -> httpx.Response:
+    """Send one request; network failures become `ZohoRetryable` with no URL in the text."""
+    what = f"{request.method} {request.url.path}"
+    try:
+        return http.send(request)
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise ZohoRetryable(f"Could not reach {service} ({what}); nothing was sent") from None
+    except httpx.TimeoutException:
+        raise ZohoRetryable(f"{service} did not answer in time ({what}); it may or may not have acted") from None
+    except httpx.TransportError as exc:
+        raise ZohoRetryable(
+            f"The connection to {service} broke before its answer arrived ({what}: {type(exc).__name__}); "
+            "it may or may not have acted"
+        ) from None
+
+
+class ZohoApiClient:
+    """Base for the Books and CRM clients: authenticated calls with one refresh-and-retry on 401."""
+
+    service = "Zoho"
+
+    def __init__(self, *, tokens=None, http: httpx.Client | None = None, base_url: str | None = None):
+        from integration.zoho.auth import TokenManager
+
+        self.tokens = tokens or TokenManager.from_settings()
+        self.http = http or new_http_client()
+        self.base_url = base_url or self.default_base_url()
+
+    def default_base_url(self) -> str:
+        raise NotImplementedError
+
+    def is_token_error(self, response: httpx.Response) -> bool:
+        raise NotImplementedError
+
+    def call(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> httpx.Response:
+        """One API call; an expired/invalid token is refreshed once and the call retried once."""
+        for attempt in (1, 2):
+            token = self.tokens.get()
+            request = self.http.build_request(
+                method,
+                self.base_url + path,
+                params=params,
+                content=dumps(json) if json is not None else None,
+                headers={
+                    "Authorization": f"Zoho-oauthtoken {token}",
+                    **({"Content-Type": "application/json"} if json is not None else {}),
+                },
+            )
+            response = send(self.http, request, service=self.service)
+            if attempt == 1 and response.status_code == 401 and self.is_token_error(response):
+                self.tokens.invalidate(token)
+                continue
+            return response
+        return response

@@ -1,0 +1,727 @@
+"""The Zoho sandbox: a stateful WSGI stand-in for Zoho Accounts, CRM, Books and Cliq.
+
+It follows ../shared/ZOHO_API.md — paths, envelopes, status and error codes, pagination, rate limits,
+token expiry — and keeps its foot-guns (items listed ACTIVE-only by default, taxes without an authority,
+no idempotency on invoice creation). It is not shaped to make our code pass: where Zoho's behaviour is
+unconfirmed the sandbox picks the harsher plausible answer and says so in `FIDELITY`.
+
+One `Sandbox` object holds all state behind a lock; it is a WSGI app (served over HTTP by
+`manage.py zoho_sandbox`, mounted in tests through `SandboxTransport`) with a JSON control API under
+`/__sandbox__/` for fault injection, the clock and inspection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+FIDELITY = """\
+Modelled from ZOHO_API.md: OAuth refresh (body credentials; invalid_code / invalid_client in a 200 body;
+10 refreshes per 10 minutes per refresh token → 400 Access Denied; at most 10 live access tokens, the oldest
+silently invalidated; 1-hour expiry on the sandbox clock); Books v3 envelopes with code != 0 errors,
+401/57, 404/1002, 400/4 validation, 429/44 per-organization 100/minute (sliding 60 s, Retry-After optional),
+daily cap 45, concurrency cap 1070, 200-per-page pagination with has_more_page, items ACTIVE-only unless
+filter_by=Status.All, taxed lines whose tax has no authority rejected, invoice numbering INV-00001 and
+invoice_url, no idempotency on POST /invoices; CRM v2–v8 paths, {"data": [...]} envelopes, 204 for no
+records, per-record errors inside data[] (INVALID_DATA, RECORD_LOCKED), INVALID_TOKEN 401; Cliq channel
+messages answered 204; payments, credit notes and refunds that move invoice and credit-note status and
+fire "Default payload" webhooks with a custom token header.
+Simplified or assumed (unconfirmed publicly): duplicate contact names rejected (code 3062) and duplicate
+item names rejected (code 1001); reference_number filter is exact; only accepted calls count toward the
+per-minute window; payments on draft invoices are refused; partially paid invoices stay partially_paid
+when past due; CRM credit limits are not modelled (inject 429s with a fault instead); every demo
+organization uses tax authorities (real Books exposes them in the US/CA editions).
+"""
+
+BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+class SimulatedTimeout(Exception):
+    """Raised by the app to make the transport/server behave as if the response never came."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+class DropConnection(Exception):
+    """Raised by the app after it has acted, so the caller sees the connection close without a response."""
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    in_process: bool = False
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        return json.loads(self.body, parse_float=Decimal)
+
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body.decode("utf-8", "replace")))
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json;charset=UTF-8"
+
+    def content(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, default=_json_default).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.strftime(BOOKS_TIME_FORMAT)
+    raise TypeError(type(value).__name__)
+
+
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+class Clock:
+    """Real time plus an offset the tests (and the control API) can advance."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass
+class Fault:
+    """Fail the next `count` matching calls. Kinds: error, rate_limit, timeout, drop, slow."""
+
+    kind: str
+    count: int = 1
+    method: str = ""
+    path: str = ""  # substring of the request path
+    seconds: float = 0.0
+    retry_after: int | None = None
+
+    KINDS = ("error", "rate_limit", "timeout", "drop", "slow")
+
+    def matches(self, req: Request) -> bool:
+        return (not self.method or self.method.upper() == req.method) and self.path in req.path
+
+
+class Route:
+    def __init__(self, method: str, pattern: str, handler: Callable[..., Response]):
+        self.method = method
+        self.regex = re.compile("^" + pattern + "$")
+        self.handler = handler
+
+
+class Sandbox:
+    """All of Zoho that Invoice Bridge talks to, in one process. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "http://zoho-sandbox.test",
+        clients: dict[str, str] | None = None,
+        refresh_tokens: dict[str, str] | None = None,
+        cliq_zapikey: str = "sandbox-zapikey",
+        demo: bool = False,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self._ids = itertools.count(460000000001000)
+        self.faults: list[Fault] = []
+        self.calls: list[dict] = []
+        # OAuth
+        self.clients = dict(clients or {"sandbox-client-id": "sandbox-client-secret"})
+        self.refresh_tokens = {
+            rt: {"client_id": cid, "revoked": False}
+            for rt, cid in (refresh_tokens or {"sandbox-refresh-token": "sandbox-client-id"}).items()
+        }
+        self.access_tokens: dict[str, dict] = {}
+        self.refresh_history: dict[str, deque] = defaultdict(deque)
+        self.token_lifetime = 3600
+        self.max_live_tokens = 10
+        self.refresh_limit = 10
+        self.refresh_window = 600
+        self.oauth_query_credentials = 0  # times a caller put credentials in the URL
+        self.token_refreshes = 0
+        # Books
+        self.orgs: dict[str, Any] = {}
+        self.books_rate_limit_per_minute = 100
+        self.books_send_retry_after = False
+        self.books_daily_limit = 10_000
+        self.books_concurrency_limit = 10
+        self.books_window: dict[str, deque] = defaultdict(deque)
+        self.books_daily: dict[tuple[str, str], int] = defaultdict(int)
+        self.books_in_flight: dict[str, int] = defaultdict(int)
+        self.webhook_url = ""  # e.g. http://127.0.0.1:8000/api/books/webhook/{organization_id}/
+        self.webhook_token = ""
+        self.webhook_mode = "thread"  # thread: deliver in the background; manual: keep in outbox
+        self.webhook_sender: Callable[[str, dict[str, str], bytes], int] | None = None
+        self.outbox: list[dict] = []
+        self.webhook_log: list[dict] = []
+        # CRM
+        self.crm: dict[str, dict[str, dict]] = {"Deals": {}, "Accounts": {}, "Contacts": {}, "Products": {}}
+        self.crm_locked: set[str] = set()
+        self.crm_writes: list[dict] = []
+        # Cliq
+        self.cliq_zapikey = cliq_zapikey
+        self.cliq_messages: list[dict] = []
+
+        self.routes = self._routes()
+        if demo:
+            from integration.zoho.sandbox.demo import load_demo
+
+            load_demo(self)
+
+    # --- ids and time ------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return str(next(self._ids))
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def stamp(self) -> str:
+        return self.now().strftime(BOOKS_TIME_FORMAT)
+
+    # --- WSGI --------------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        req = Request(
+            method=environ["REQUEST_METHOD"].upper(),
+            path=environ.get("PATH_INFO", "/"),
+            query=dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)),
+            headers=headers,
+            body=body,
+            in_process=bool(environ.get("sandbox.in_process")),
+        )
+        resp = self.handle(req)
+        content = resp.content()
+        head = [("Content-Type", resp.content_type), *resp.headers.items()]
+        if resp.status != 204:
+            head.append(("Content-Length", str(len(content))))
+        start_response(f"{resp.status} {STATUS_TEXT.get(resp.status, 'Status')}", head)
+        return [content] if resp.status != 204 else []
+
+    def handle(self, req: Request) -> Response:
+        """Route one request, applying any matching fault first."""
+        product = self._product(req.path)
+        fault = self._take_fault(req) if product != "control" else None
+        if fault and fault.kind == "timeout":
+            if not req.in_process:
+                time.sleep(fault.seconds or 35)
+            raise SimulatedTimeout(fault.seconds or 35)
+        if fault and fault.kind == "error":
+            return self._record(req, product, _error_response(product, 500))
+        if fault and fault.kind == "rate_limit":
+            resp = _error_response(product, 429)
+            if fault.retry_after is not None:
+                resp.headers["Retry-After"] = str(fault.retry_after)
+            return self._record(req, product, resp)
+        if fault and fault.kind == "slow":
+            time.sleep(fault.seconds)
+        resp = self._dispatch(req, product)
+        if fault and fault.kind == "drop":
+            raise DropConnection()
+        return resp
+
+    def _dispatch(self, req: Request, product: str) -> Response:
+        for route in self.routes:
+            match = route.regex.match(req.path)
+            if match and route.method == req.method:
+                if product == "books":
+                    return self._books_call(req, route, match.groupdict())
+                with self.lock:
+                    resp = route.handler(req, **match.groupdict())
+                return self._record(req, product, resp)
+        if product == "books":
+            return self._record(req, product, Response(404, {"code": 5, "message": "Invalid URL Passed"}))
+        if product == "crm":
+            return self._record(
+                req,
+                product,
+                Response(
+                    404,
+                    {
+                        "code": "INVALID_URL_PATTERN",
+                        "details": {},
+                        "message": "Please check if the URL trying to access is a correct one",
+                        "status": "error",
+                    },
+                ),
+            )
+        return Response(404, {"error": "not found", "path": req.path})
+
+    @staticmethod
+    def _product(path: str) -> str:
+        if path.startswith("/books/v3/"):
+            return "books"
+        if path.startswith("/crm/"):
+            return "crm"
+        if path.startswith("/oauth/"):
+            return "oauth"
+        if path.startswith("/api/v2/"):
+            return "cliq"
+        if path.startswith("/__sandbox__"):
+            return "control"
+        return "other"
+
+    def _record(self, req: Request, product: str, resp: Response, org: str = "") -> Response:
+        if product in ("books", "crm", "oauth", "cliq"):
+            with self.lock:
+                self.calls.append(
+                    {
+                        "product": product,
+                        "method": req.method,
+                        "path": req.path,
+                        "org": org or req.query.get("organization_id", ""),
+                        "status": resp.status,
+                        "at": self.clock.time(),
+                    }
+                )
+        return resp
+
+    def _take_fault(self, req: Request) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.count > 0 and fault.matches(req):
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        count: int = 1,
+        method: str = "",
+        path: str = "",
+        seconds: float = 0.0,
+        retry_after: int | None = None,
+    ) -> Fault:
+        if kind not in Fault.KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(Fault.KINDS)}")
+        fault = Fault(kind=kind, count=count, method=method, path=path, seconds=seconds, retry_after=retry_after)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def calls_to(self, method: str, path_regex: str, *, org: str | None = None) -> list[dict]:
+        """Recorded API calls matching a method and a path regex (tests count Zoho calls with this)."""
+        rx = re.compile(path_regex)
+        with self.lock:
+            return [
+                c
+                for c in self.calls
+                if c["method"] == method and rx.search(c["path"]) and (org is None or c["org"] == org)
+            ]
+
+    # --- OAuth (accounts server) ---------------------------------------------------------------
+    def oauth_token(self, req: Request) -> Response:
+        params = req.form()
+        if any(k in req.query for k in ("client_secret", "refresh_token")):
+            self.oauth_query_credentials += 1
+            params = {**req.query, **params}  # Zoho accepts them there too, but URLs end up in logs
+        if params.get("grant_type") != "refresh_token":
+            return Response(200, {"error": "unsupported_grant_type"})
+        client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
+        if self.clients.get(client_id) != secret or not secret:
+            return Response(200, {"error": "invalid_client"})
+        rt = self.refresh_tokens.get(params.get("refresh_token", ""))
+        if rt is None or rt["revoked"] or rt["client_id"] != client_id:
+            return Response(200, {"error": "invalid_code"})
+        history = self.refresh_history[params["refresh_token"]]
+        now = self.clock.time()
+        while history and history[0] <= now - self.refresh_window:
+            history.popleft()
+        if len(history) >= self.refresh_limit:
+            return Response(
+                400,
+                {
+                    "error": "Access Denied",
+                    "status": "failure",
+                    "error_description": "You have made too many requests continuously. Please try again after some time.",
+                },
+            )
+        history.append(now)
+        self.token_refreshes += 1
+        token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        self.access_tokens[token] = {"refresh_token": params["refresh_token"], "expires": now + self.token_lifetime}
+        live = [t for t, v in self.access_tokens.items() if v["refresh_token"] == params["refresh_token"]]
+        for stale in live[: max(0, len(live) - self.max_live_tokens)]:
+            del self.access_tokens[stale]  # the oldest is silently invalidated
+        return Response(
+            200,
+            {
+                "access_token": token,
+                "expires_in": self.token_lifetime,
+                "api_domain": self.base_url,
+                "token_type": "Bearer",
+            },
+        )
+
+    def token_valid(self, req: Request) -> bool | None:
+        """True valid, False invalid/expired, None when no Zoho-oauthtoken header was sent."""
+        header = req.headers.get("authorization", "")
+        if not header.startswith("Zoho-oauthtoken "):
+            return None
+        token = self.access_tokens.get(header.removeprefix("Zoho-oauthtoken ").strip())
+        return bool(token) and token["expires"] > self.clock.time()
+
+    def revoke_refresh_token(self, refresh_token: str) -> None:
+        with self.lock:
+            self.refresh_tokens[refresh_token]["revoked"] = True
+            for t in [t for t, v in self.access_tokens.items() if v["refresh_token"] == refresh_token]:
+                del self.access_tokens[t]
+
+    # --- Cliq ----------------------------------------------------------------------------------
+    def cliq_message(self, req: Request, channel: str) -> Response:
+        if req.query.get("zapikey") != self.cliq_zapikey:
+            return Response(401, {"code": "invalid_zapikey", "message": "Invalid zapikey."})
+        try:
+            payload = req.json()
+        except ValueError:
+            return Response(400, {"code": "input_json_invalid", "message": "The JSON input is invalid."})
+        if not isinstance(payload, dict) or not (payload.get("text") or payload.get("card") or payload.get("slides")):
+            return Response(400, {"code": "message_text_empty", "message": "Message text cannot be empty."})
+        self.cliq_messages.append({"channel": channel, "payload": payload, "at": self.stamp()})
+        return Response(204)
+
+    # --- control API ----------------------------------------------------------------------------
+    def control(self, req: Request, action: str = "") -> Response:
+        try:
+            data = req.json() if req.body else {}
+        except ValueError:
+            return Response(400, {"error": "body is not JSON"})
+        action = action.strip("/")
+        if req.method == "GET" and action == "":
+            return Response(200, self.summary())
+        if action == "reset" and req.method == "POST":
+            self.reset(demo=bool(data.get("demo", True)))
+            return Response(200, {"ok": True})
+        if action == "faults":
+            if req.method == "GET":
+                return Response(200, {"faults": [f.__dict__ for f in self.faults]})
+            if req.method == "DELETE":
+                self.faults.clear()
+                return Response(200, {"ok": True})
+            try:
+                fault = self.add_fault(data.pop("kind", ""), **data)
+            except (TypeError, ValueError) as exc:
+                return Response(400, {"error": str(exc)})
+            return Response(201, {"fault": fault.__dict__})
+        if action == "clock" and req.method == "POST":
+            self.advance_clock(float(data.get("advance", 0)))
+            return Response(200, {"now": self.stamp()})
+        if action == "settings" and req.method in ("POST", "PATCH"):
+            allowed = {
+                "books_rate_limit_per_minute",
+                "books_send_retry_after",
+                "books_daily_limit",
+                "books_concurrency_limit",
+                "webhook_url",
+                "webhook_token",
+                "token_lifetime",
+                "webhook_mode",
+            }
+            unknown = set(data) - allowed
+            if unknown:
+                return Response(400, {"error": f"unknown settings: {sorted(unknown)}"})
+            for key, value in data.items():
+                setattr(self, key, value)
+            return Response(200, {k: getattr(self, k) for k in sorted(allowed)})
+        if action == "oauth/revoke" and req.method == "POST":
+            if data.get("refresh_token") not in self.refresh_tokens:
+                return Response(400, {"error": "unknown refresh_token"})
+            self.revoke_refresh_token(data["refresh_token"])
+            return Response(200, {"ok": True})
+        if action == "crm/lock" and req.method == "POST":
+            (self.crm_locked.add if data.get("locked", True) else self.crm_locked.discard)(str(data.get("id")))
+            return Response(200, {"locked": sorted(self.crm_locked)})
+        if action == "calls" and req.method == "GET":
+            return Response(200, {"calls": self.calls[-500:], "total": len(self.calls)})
+        if action == "cliq" and req.method == "GET":
+            return Response(200, {"messages": self.cliq_messages})
+        if action == "webhooks" and req.method == "GET":
+            return Response(200, {"outbox": self.outbox, "log": self.webhook_log[-200:]})
+        if action == "webhooks/flush" and req.method == "POST":
+            return Response(200, {"delivered": self.flush_webhooks()})
+        m = re.fullmatch(r"books/(?P<org>\d+)/invoices/(?P<inv>\d+)/(?P<what>pay|overdue|send|void)", action)
+        if m and req.method == "POST":
+            return self.books_demo_action(m["org"], m["inv"], m["what"], data)
+        return Response(404, {"error": f"unknown control action {req.method} /__sandbox__/{action}"})
+
+    def summary(self) -> dict:
+        with self.lock:
+            return {
+                "now": self.stamp(),
+                "organizations": {
+                    oid: {
+                        "name": o.name,
+                        "contacts": len(o.contacts),
+                        "items": len(o.items),
+                        "invoices": len(o.invoices),
+                        "creditnotes": len(o.creditnotes),
+                    }
+                    for oid, o in self.orgs.items()
+                },
+                "crm": {m: len(r) for m, r in self.crm.items()},
+                "token_refreshes": self.token_refreshes,
+                "live_access_tokens": len(self.access_tokens),
+                "calls": len(self.calls),
+                "faults": [f.__dict__ for f in self.faults],
+                "cliq_messages": len(self.cliq_messages),
+                "webhooks_pending": len(self.outbox),
+            }
+
+    def reset(self, *, demo: bool = True) -> None:
+        with self.lock:
+            fresh = Sandbox(base_url=self.base_url, cliq_zapikey=self.cliq_zapikey, demo=demo)
+            keep = {
+                "webhook_url": self.webhook_url,
+                "webhook_token": self.webhook_token,
+                "webhook_mode": self.webhook_mode,
+                "webhook_sender": self.webhook_sender,
+                "clients": self.clients,
+                "books_rate_limit_per_minute": self.books_rate_limit_per_minute,
+            }
+            rts = {rt: v["client_id"] for rt, v in self.refresh_tokens.items()}
+            self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "lock"})
+            self.__dict__.update(keep)
+            self.refresh_tokens = {rt: {"client_id": cid, "revoked": False} for rt, cid in rts.items()}
+            self.routes = self._routes()
+
+    def advance_clock(self, seconds: float) -> None:
+        with self.lock:
+            self.clock.advance(seconds)
+            self.books_mark_overdue()
+
+    def books_mark_overdue(self) -> None:
+        from integration.zoho.sandbox import books
+
+        books.mark_overdue(self)
+
+    def books_demo_action(self, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
+        from integration.zoho.sandbox import books
+
+        with self.lock:
+            return books.demo_action(self, org_id, invoice_id, what, data)
+
+    def _routes(self) -> list[Route]:
+        from integration.zoho.sandbox import books, crm
+
+        return [
+            Route("POST", r"/oauth/v2/token", lambda req: self.oauth_token(req)),
+            Route("POST", r"/api/v2/channelsbyname/(?P<channel>[^/]+)/message", self.cliq_message),
+            *[Route(m, r"/__sandbox__(?P<action>/.*)?", self.control) for m in ("GET", "POST", "PATCH", "DELETE")],
+            Route("GET", r"/", lambda req: books.home_page(self)),
+            Route(
+                "GET",
+                r"/books/portal/(?P<org_id>\d+)/invoices/(?P<invoice_id>\d+)",
+                lambda req, **kw: books.portal_page(self, **kw),
+            ),
+            *crm.routes(self),
+            *books.routes(self),
+        ]
+
+    # --- Books plumbing: auth, organization, rate limits -----------------------------------------
+    def _books_call(self, req: Request, route: Route, params: dict) -> Response:
+        org_id = req.query.get("organization_id", "")
+        valid = self.token_valid(req)
+        if not valid:
+            return self._record(
+                req, "books", Response(401, {"code": 57, "message": "You are not authorized to perform this operation"})
+            )
+        with self.lock:
+            org = self.orgs.get(org_id)
+            if org is None:
+                return self._record(
+                    req,
+                    "books",
+                    Response(
+                        400,
+                        {
+                            "code": 6041,
+                            "message": "This user is not associated with the CompanyID/CompanyName:"
+                            + org_id[:20]
+                            + ".",
+                        },
+                    ),
+                )
+            limited = self._books_limits(org_id)
+            if limited:
+                return self._record(req, "books", limited)
+            self.books_in_flight[org_id] += 1
+        try:
+            with self.lock:
+                resp = route.handler(req, org, **params)
+        except ValueError as exc:  # malformed JSON and the like
+            resp = Response(400, {"code": 4, "message": f"Invalid value passed: {exc}"})
+        finally:
+            with self.lock:
+                self.books_in_flight[org_id] -= 1
+        return self._record(req, "books", resp)
+
+    def _books_limits(self, org_id: str) -> Response | None:
+        now = self.clock.time()
+        window = self.books_window[org_id]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= self.books_rate_limit_per_minute:
+            headers = {}
+            if self.books_send_retry_after:
+                headers["Retry-After"] = str(max(1, int(window[0] + 60 - now + 0.999)))
+            return Response(
+                429,
+                {"code": 44, "message": "You have made too many requests. Please try again after some time."},
+                headers,
+            )
+        day = self.now().strftime("%Y-%m-%d")
+        if self.books_daily[(org_id, day)] >= self.books_daily_limit:
+            return Response(
+                429, {"code": 45, "message": "You have reached the maximum number of API requests allowed for the day."}
+            )
+        if self.books_in_flight[org_id] >= self.books_concurrency_limit:
+            return Response(429, {"code": 1070, "message": "The number of concurrent requests has exceeded the limit."})
+        window.append(now)
+        self.books_daily[(org_id, day)] += 1
+        return None
+
+    # --- webhooks ----------------------------------------------------------------------------
+    def emit_webhook(self, org_id: str, kind: str, entity: dict) -> None:
+        """Queue a Books workflow webhook ("Default payload": the entity JSON under its module key)."""
+        if not self.webhook_url:
+            return
+        event = {
+            "url": self.webhook_url.format(organization_id=org_id),
+            "body": json.dumps({kind: entity}, default=_json_default).encode(),
+            "kind": kind,
+            "org": org_id,
+        }
+        self.outbox.append(event)
+        if self.webhook_mode == "thread":
+            threading.Thread(target=self.flush_webhooks, daemon=True).start()
+
+    def flush_webhooks(self) -> int:
+        """Deliver every queued webhook; returns how many were delivered."""
+        delivered = 0
+        while True:
+            with self.lock:
+                if not self.outbox:
+                    return delivered
+                event = self.outbox.pop(0)
+            headers = {"Content-Type": "application/json", "X-Webhook-Token": self.webhook_token}
+            try:
+                status = (self.webhook_sender or _http_post)(event["url"], headers, event["body"])
+                outcome = {"status": status}
+            except Exception as exc:  # the receiver being down must not break the sandbox
+                outcome = {"error": type(exc).__name__}
+            with self.lock:
+                self.webhook_log.append({"kind": event["kind"], "org": event["org"], **outcome, "at": self.stamp()})
+            delivered += 1
+
+
+def _http_post(url: str, headers: dict[str, str], body: bytes) -> int:
+    import httpx
+
+    return httpx.post(url, headers=headers, content=body, timeout=10).status_code
+
+
+def _error_response(product: str, status: int) -> Response:
+    """What each product answers for an injected 500 or 429."""
+    if product == "books":
+        if status == 429:
+            return Response(
+                429, {"code": 44, "message": "You have made too many requests. Please try again after some time."}
+            )
+        return Response(500, {"code": 1000, "message": "Internal error"})
+    if product == "crm":
+        if status == 429:
+            return Response(
+                429,
+                {
+                    "code": "TOO_MANY_REQUESTS",
+                    "details": {},
+                    "message": "You have reached the API limit",
+                    "status": "error",
+                },
+            )
+        return Response(
+            500, {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
+        )
+    if product == "oauth" and status == 429:
+        return Response(
+            400,
+            {
+                "error": "Access Denied",
+                "status": "failure",
+                "error_description": "You have made too many requests continuously. Please try again after some time.",
+            },
+        )
+    return Response(status, {"message": STATUS_TEXT.get(status, "error")})
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def day(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def parse_day(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def later(start: datetime, days: int) -> datetime:
+    return start + timedelta(days=days)

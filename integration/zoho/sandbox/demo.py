@@ -1,0 +1,213 @@
+"""The demo dataset: three Books organizations and a CRM full of the cases the field actually hits.
+
+Organization ids match demo/legal_entities.csv; authorities match demo/tax_map.csv. Every foot-gun
+is here on purpose: taxes without an authority at the same rate as the right ones, item SKUs that
+differ only by spacing, case, dash or Unicode look-alikes, an inactive item, a customer that the
+native connector already created from a Contact under a slightly different name, filler items so the
+item list spans two pages, and deals that must be refused.
+"""
+
+from __future__ import annotations
+
+from integration.zoho.sandbox.books import Org, new_authority, new_item, new_tax
+from integration.zoho.sandbox.core import Sandbox
+
+US_ORG, UK_ORG, IN_ORG = "60001001", "60002002", "60003003"
+
+
+def deal_id(n: int) -> str:
+    return f"57257670000004{n:05d}"
+
+
+def account_id(n: int) -> str:
+    return f"57257670000002{n:05d}"
+
+
+def product_id(n: int) -> str:
+    return f"57257670000003{n:05d}"
+
+
+def contact_id(n: int) -> str:
+    return f"57257670000001{n:05d}"
+
+
+def load_demo(sb: Sandbox) -> None:
+    _books(sb)
+    _crm(sb)
+
+
+def _books(sb: Sandbox) -> None:
+    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD", edition="us")
+    boe = new_authority(sb, us, "BOE_CA", "California Department of Tax and Fee Administration")
+    nys = new_authority(sb, us, "NYS_DTF", "New York State Department of Taxation and Finance")
+    wa = new_authority(sb, us, "WA_DOR", "Washington State Department of Revenue")
+    new_tax(sb, us, "CA Sales Tax", "7.25", boe)
+    new_tax(sb, us, "NY Sales Tax", "8.875", nys)
+    new_tax(sb, us, "WA Sales Tax", "6.5", wa)
+    # What the native CRM connector leaves behind: same rates, no authority. Books refuses these on invoices.
+    new_tax(sb, us, "Sales Tax 7.25%", "7.25", None)
+    new_tax(sb, us, "Sales Tax 8.875%", "8.875", None)
+    new_tax(sb, us, "TX Sales Tax", "6.25", None)
+
+    uk = sb.orgs[UK_ORG] = Org(UK_ORG, "Acme Widgets Ltd", "GBP", edition="uk")
+    hmrc = new_authority(sb, uk, "HMRC", "HM Revenue & Customs")
+    new_tax(sb, uk, "Standard Rate", "20", hmrc)
+    new_tax(sb, uk, "Reduced Rate", "5", hmrc)
+    new_tax(sb, uk, "VAT 20%", "20", None)
+
+    india = sb.orgs[IN_ORG] = Org(IN_ORG, "Acme Widgets India Pvt Ltd", "INR", edition="in")
+    ka = new_authority(sb, india, "GST_KA", "Karnataka GST")
+    mh = new_authority(sb, india, "GST_MH", "Maharashtra GST")
+    igst = new_authority(sb, india, "GST_IGST", "Integrated GST")
+    new_tax(sb, india, "GST18 (KA)", "18", ka)
+    new_tax(sb, india, "GST18 (MH)", "18", mh)
+    new_tax(sb, india, "IGST18", "18", igst)
+    new_tax(sb, india, "GST 18%", "18", None)
+
+    # Items already in Books, with SKUs as the field writes them.
+    new_item(sb, us, name="Widget Pro", rate="1200", sku="WID-100")
+    new_item(sb, us, name="Gadget", rate="350", sku="gad 200")  # spacing and case
+    new_item(sb, us, name="Sprocket", rate="45", sku="SPR\u2010300", status="inactive")  # U+2010 dash, inactive
+    new_item(sb, us, name="Gizmo", rate="99", sku="GZM-400")
+    new_item(sb, us, name="Doohickey", rate="75", sku="DHK-5OO")  # letter O for zero: near, not equal
+    new_item(sb, us, name="Thingamajig", rate="150", sku="\u0422\u041dG-600")  # Cyrillic Т and Н: near, not equal
+    new_item(sb, us, name="Fullwidth Flange", rate="20", sku="\uff26\uff37\uff0d\uff17\uff10\uff10")  # ＦＷ－７００
+    for n in range(1, 231):  # filler: the item list spans two pages of 200
+        new_item(
+            sb,
+            us,
+            name=f"Spare Part {n:03d}",
+            rate="5",
+            sku=f"SP-{n:04d}",
+            status="inactive" if n % 10 == 0 else "active",
+        )
+    new_item(sb, uk, name="Widget Pro", rate="950", sku="wid 100")
+    new_item(sb, uk, name="Gadget", rate="280", sku="GAD-200")
+    new_item(sb, india, name="Widget Pro", rate="99000", sku="WID\u2013100")  # en dash
+
+    # The customer the native connector created from a Contact push: "Initech LLC" (CRM says "Initech, LLC").
+    sb.orgs[US_ORG].contacts["460000000000501"] = {
+        "contact_id": "460000000000501",
+        "contact_name": "Initech LLC",
+        "company_name": "Initech LLC",
+        "contact_type": "customer",
+        "status": "active",
+        "email": "bill.lumbergh@initech.example",
+        "currency_code": "USD",
+        "billing_address": {"state": "CA", "country": "U.S.A"},
+        "custom_fields": [],
+        "created_time": sb.stamp(),
+        "last_modified_time": sb.stamp(),
+    }
+
+
+def _crm(sb: Sandbox) -> None:
+    products = [
+        (1, "Widget Pro", "WID-100", 1200, "goods"),
+        (2, "Gadget", "GAD-200", 350, "goods"),
+        (3, "Sprocket", "SPR-300", 45, "goods"),
+        (4, "Gizmo", "GZM-400", 99, "goods"),
+        (5, "Doohickey", "DHK-500", 75, "goods"),
+        (6, "Thingamajig", "THG-600", 150, "goods"),
+        (7, "Flange", " fw 700", 20, "goods"),
+        (8, "Quantum Widget", "QW-800", 500, "goods"),
+        (9, "Installation", "INST-900", 500, "service"),
+    ]
+    for n, name, sku, price, _kind in products:
+        sb.crm["Products"][product_id(n)] = {
+            "id": product_id(n),
+            "Product_Name": name,
+            "Product_Code": sku,
+            "Unit_Price": price,
+            "Description": f"{name} ({sku.strip()})",
+            "Books_Item_Id": None,
+        }
+    accounts = [
+        (1, "Initech, LLC", "California", "United States", "US-LLC"),
+        (2, "Globex Corporation", "NY", "USA", "US-LLC"),
+        (3, "Umbrella Corp", "TX", "US", "US-LLC"),
+        (4, "Hooli Inc", "Washington", "US", "US-LLC"),
+        (5, "Wayne Enterprises Ltd", "England", "United Kingdom", "UK-LTD"),
+        (6, "Tata Consulting Pvt Ltd", "Karnataka", "India", "IN-PVT"),
+        (7, "Reliance Retail", "Maharashtra", "India", "IN-PVT"),
+        (8, "Stark Industries", "CA", "US", "US-INC"),  # no such legal entity
+        (9, "Soylent Corp", "CA", "US", None),  # no legal entity at all
+    ]
+    for n, name, state, country, entity in accounts:
+        sb.crm["Accounts"][account_id(n)] = {
+            "id": account_id(n),
+            "Account_Name": name,
+            "Billing_State": state,
+            "Billing_Country": country,
+            "Legal_Entity": entity,
+            "Books_Customer_Id": None,
+        }
+    sb.crm["Contacts"][contact_id(1)] = {
+        "id": contact_id(1),
+        "First_Name": "Bill",
+        "Last_Name": "Lumbergh",
+        "Email": "bill.lumbergh@initech.example",
+        "Account_Name": {"id": account_id(1), "name": "Initech, LLC"},
+    }
+    sb.crm["Contacts"][contact_id(2)] = {
+        "id": contact_id(2),
+        "First_Name": "Peter",
+        "Last_Name": "Gibbons",
+        "Email": "peter@example.com",
+        "Account_Name": None,
+    }
+
+    def line(n: int, product: int, qty: int, price: float, tax: float | None) -> dict:
+        row = {
+            "id": f"{deal_id(0)}{n}{product}",
+            "Product": {"id": product_id(product), "name": products[product - 1][1]},
+            "Quantity": qty,
+            "Unit_Price": price,
+        }
+        if tax is not None:
+            row["Tax"] = tax
+        return row
+
+    deals = [
+        (1, "Initech — widget rollout", "Closed Won", 1, [(1, 2, 1200, 7.25), (3, 10, 45, 7.25)]),
+        (2, "Globex annual order", "Closed Won", 2, [(2, 3, 350, 8.875), (4, 1, 99, 8.875)]),
+        (3, "Umbrella Texas depot", "Closed Won", 3, [(1, 1, 1200, 6.25)]),
+        (4, "Hooli installation", "Closed Won", 4, [(9, 1, 500, 0)]),
+        (5, "Wayne Enterprises refit", "Closed Won", 5, [(1, 5, 950, 20), (2, 2, 280, 20)]),
+        (6, "Tata Bangalore campus", "Closed Won", 6, [(1, 3, 99000, 18)]),
+        (7, "Reliance pilot", "Closed Won", 7, [(8, 4, 40000, 18)]),
+        (8, "Initech spares", "Closed Won", 1, [(5, 4, 75, 7.25), (6, 2, 150, 7.25)]),
+        (9, "Stark Industries prototype", "Closed Won", 8, [(1, 1, 1200, 7.25)]),
+        (10, "Peter's side deal", "Closed Won", None, [(4, 1, 99, None)]),
+        (11, "Globex expansion", "Negotiation/Review", 2, [(1, 10, 1200, 8.875)]),
+        (12, "Initech flanges", "Closed Won", 1, [(7, 50, 20, 7.25)]),
+        (13, "Soylent tasting kit", "Closed Won", 9, [(4, 2, 99, 7.25)]),
+    ]
+    currency = {1: "USD", 2: "USD", 3: "USD", 4: "USD", 5: "GBP", 6: "INR", 7: "INR", 8: "USD", 9: "USD"}
+    for n, name, stage, account, lines in deals:
+        rows = [line(n, *ln) for ln in lines]
+        amount = sum(r["Quantity"] * r["Unit_Price"] for r in rows)
+        acc = sb.crm["Accounts"].get(account_id(account)) if account else None
+        sb.crm["Deals"][deal_id(n)] = {
+            "id": deal_id(n),
+            "Deal_Name": name,
+            "Stage": stage,
+            "Amount": amount,
+            "Currency": currency.get(account, "USD"),
+            "Account_Name": {"id": acc["id"], "name": acc["Account_Name"]} if acc else None,
+            "Contact_Name": (
+                {"id": contact_id(2), "name": "Peter Gibbons"}
+                if account is None
+                else {"id": contact_id(1), "name": "Bill Lumbergh"}
+                if account == 1
+                else None
+            ),
+            "Owner": {"id": "5725767000000000001", "name": "Ava Executive", "email": "ava@acme.example"},
+            "Products": rows,
+            "Invoice_Id": None,
+            "Invoice_Number": None,
+            "Invoice_URL": None,
+            "Payment_Status": None,
+            "Credited_Amount": None,
+            "Refunded_Amount": None,
+        }

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import factory
+from django.contrib.auth.models import Group, User
+
+from integration.models import InvoicePush, LegalEntity, TaxRule
+
+
+class LegalEntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LegalEntity
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"ENT-{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.code} Ltd")
+    books_org_id = factory.Sequence(lambda n: str(70000000 + n))
+
+
+class TaxRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxRule
+
+    legal_entity = factory.SubFactory(LegalEntityFactory)
+    country = "US"
+    state = ""
+    tax_authority = factory.Sequence(lambda n: f"AUTH_{n}")
+
+
+class InvoicePushFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InvoicePush
+
+    deal_id = factory.Sequence(lambda n: f"57257670009{n:08d}")
+    deal_name = factory.Sequence(lambda n: f"Deal {n}")
+    legal_entity = factory.SubFactory(LegalEntityFactory)
+    organization_id = factory.LazyAttribute(lambda o: o.legal_entity.books_org_id)
+    state = InvoicePush.State.QUEUED
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("pw-for-tests")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.set(Group.objects.filter(name__in=extracted))

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from integration.models import InvoicePush
+from tests.factories import InvoicePushFactory, LegalEntityFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_dashboard_needs_a_login(client):
+    resp = client.get(reverse("integration:dashboard"))
+    assert resp.status_code == 302 and resp["Location"].startswith(reverse("login"))
+
+
+def test_a_reviewer_sees_pushes_and_the_configuration_tables(client):
+    client.force_login(UserFactory(groups=["reviewer"]))
+    LegalEntityFactory(code="US-LLC", name="Acme Widgets LLC")
+    InvoicePushFactory(
+        deal_name="Initech rollout", state=InvoicePush.State.BLOCKED, reasons=["No tax authority for US/TX"]
+    )
+    html = client.get(reverse("integration:dashboard")).content.decode()
+    assert "Initech rollout" in html and "No tax authority for US/TX" in html and "Acme Widgets LLC" in html
+    assert 'src="/static/vendor/htmx-2.min.js"' in html
+
+
+def test_htmx_requests_get_only_the_table(client):
+    client.force_login(UserFactory())
+    InvoicePushFactory(deal_name="Queued one", state=InvoicePush.State.QUEUED)
+    InvoicePushFactory(deal_name="Failed one", state=InvoicePush.State.FAILED)
+    resp = client.get(reverse("integration:dashboard"), {"state": "failed"}, headers={"HX-Request": "true"})
+    html = resp.content.decode()
+    assert html.lstrip().startswith('<div id="push-table">') and "<html" not in html
+    assert "Failed one" in html and "Queued one" not in html
+
+
+def test_a_revoked_zoho_token_shows_on_the_dashboard(client, sandbox):
+    from integration.zoho.auth import TokenManager
+    from integration.zoho.errors import ZohoTokenRevoked
+
+    sandbox.revoke_refresh_token("sandbox-refresh-token")
+    with pytest.raises(ZohoTokenRevoked):
+        TokenManager.from_settings().get()
+    client.force_login(UserFactory())
+    assert "Zoho rejected the refresh token" in client.get(reverse("integration:dashboard")).content.decode()

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from integration.models import ZohoAccessToken
+from integration.zoho.auth import TokenManager, current_fatal_error, forget_cached_tokens
+from integration.zoho.books import BooksClient
+from integration.zoho.errors import ZohoAuthError, ZohoRateLimited, ZohoTokenRevoked
+
+US_ORG = "60001001"
+
+
+def oauth_calls(sandbox) -> int:
+    return len(sandbox.calls_to("POST", r"^/oauth/v2/token$"))
+
+
+@pytest.mark.django_db
+def test_one_token_serves_many_calls(sandbox):
+    books = BooksClient()
+    for _ in range(5):
+        books.taxes(US_ORG)
+    assert sandbox.token_refreshes == 1
+    assert sandbox.oauth_query_credentials == 0  # credentials went in the body, never the URL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_threads_refresh_once(sandbox):
+    barrier = threading.Barrier(20)
+    tokens: list[str] = []
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            tokens.append(TokenManager.from_settings().get())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 20 and len(set(tokens)) == 1
+    assert sandbox.token_refreshes == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processes_share_one_refresh(http_sandbox, settings):
+    """Separate OS processes (like Celery workers) start together and still refresh once."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    script = (
+        "import django, time, sys; django.setup();"
+        "from integration.zoho.auth import TokenManager;"
+        "start = float(sys.argv[1]);"
+        "time.sleep(max(0, start - time.time()));"
+        "print(TokenManager.from_settings().get())"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": url,
+        "ZOHO_ACCOUNTS_URL": http_sandbox.base_url,
+        "ZOHO_API_DOMAIN": http_sandbox.base_url,
+    }
+    import time
+
+    start = str(time.time() + 4)  # let every interpreter finish importing Django first
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, start],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=settings.BASE_DIR,
+        )
+        for _ in range(6)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    tokens = {out.strip().splitlines()[-1] for out, _ in outputs if out.strip()}
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    assert len(tokens) == 1
+    assert http_sandbox.token_refreshes == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_refreshed_once_and_the_call_retried(sandbox):
+    books = BooksClient()
+    books.taxes(US_ORG)
+    sandbox.clock.advance(3601)  # Zoho's clock: the token is dead, ours has not noticed
+    assert books.taxes(US_ORG)  # 401 code 57 → refresh → retry succeeds
+    assert sandbox.token_refreshes == 2
+    assert [c["status"] for c in sandbox.calls_to("GET", "/settings/taxes")] == [200, 401, 200]
+
+
+@pytest.mark.django_db
+def test_a_token_near_expiry_is_refreshed_before_use(sandbox):
+    now = timezone.now()
+    clock = [now]
+    tokens = TokenManager.from_settings(clock=lambda: clock[0])
+    first = tokens.get()
+    clock[0] = now + timedelta(minutes=56)  # inside the five-minute margin
+    second = tokens.get()
+    assert first != second and sandbox.token_refreshes == 2
+
+
+@pytest.mark.django_db
+def test_a_revoked_refresh_token_is_fatal_visible_and_not_retried(sandbox, settings):
+    sandbox.revoke_refresh_token("sandbox-refresh-token")
+    with pytest.raises(ZohoTokenRevoked) as excinfo:
+        BooksClient().taxes(US_ORG)
+    assert not excinfo.value.retryable
+    assert "invalid_code" in str(excinfo.value) and "ZOHO_REFRESH_TOKEN" in str(excinfo.value)
+    assert settings.ZOHO_REFRESH_TOKEN not in str(excinfo.value)
+    assert "invalid_code" in current_fatal_error()
+    calls = oauth_calls(sandbox)
+    forget_cached_tokens()
+    with pytest.raises(ZohoTokenRevoked):
+        TokenManager.from_settings().get()
+    assert oauth_calls(sandbox) == calls  # the dead token is not hammered
+    settings.ZOHO_REFRESH_TOKEN = "a-new-refresh-token"  # new credentials start afresh
+    assert current_fatal_error() == ""
+
+
+@pytest.mark.django_db
+def test_wrong_client_credentials_are_an_auth_error(sandbox, settings):
+    settings.ZOHO_CLIENT_SECRET = "wrong"
+    with pytest.raises(ZohoAuthError, match="invalid_client") as excinfo:
+        TokenManager.from_settings().get()
+    assert "wrong" not in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_a_throttled_refresh_is_retryable_with_a_wait(sandbox):
+    sandbox.refresh_limit = 2
+    now = timezone.now()
+    clock = [now]
+    tokens = TokenManager.from_settings(clock=lambda: clock[0])
+    for minutes in (0, 56):
+        clock[0] = now + timedelta(minutes=minutes)
+        tokens.get()
+    clock[0] = now + timedelta(minutes=112)
+    with pytest.raises(ZohoRateLimited) as excinfo:
+        tokens.get()
+    assert excinfo.value.retryable and excinfo.value.retry_after == 60
+    row = ZohoAccessToken.objects.get()
+    assert "throttling" in row.last_error and row.fatal_error == ""
+
+
+def test_missing_credentials_are_reported_plainly(settings):
+    settings.ZOHO_CLIENT_ID = ""
+    with pytest.raises(ZohoAuthError, match="ZOHO_CLIENT_ID"):
+        TokenManager.from_settings()
