@@ -96,8 +96,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---------------------------------------------------------------------------------
-# No broker configured: run tasks eagerly in-process (the zero-setup default).
+# No broker configured: run tasks eagerly in-process (the zero-setup default). The in-memory transport
+# is named only so that nothing ever tries a broker on localhost.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered, not lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -111,6 +113,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longer than the longest task plus its retries' countdowns, so acks_late never double-runs a live task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "push-sweep": {
+        "task": "integration.tasks.push_sweep_task",
+        "schedule": env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=60.0),
+    },
+}
 
 # --- Zoho and the other contract variables (CONTRACT.md §1) ---------------------------------
 ZOHO_ACCOUNTS_URL = env.str("ZOHO_ACCOUNTS_URL", default="https://accounts.zoho.com").rstrip("/")
@@ -124,6 +132,14 @@ BOOKS_WEBHOOK_TOKEN = env.str("BOOKS_WEBHOOK_TOKEN", default="")
 CLIQ_WEBHOOK_URL = env.str("CLIQ_WEBHOOK_URL", default="")
 BOOKS_RATE_LIMIT_PER_MINUTE = env.int("BOOKS_RATE_LIMIT_PER_MINUTE", default=90)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+# A worker waits at most this long for a free Books slot before handing the push back for a later retry.
+BOOKS_RATE_LIMIT_MAX_WAIT = env.float("BOOKS_RATE_LIMIT_MAX_WAIT", default=20.0)
+# Push retries: exponential backoff with jitter from the base, capped, for this many attempts in all.
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
+PUSH_RETRY_MAX_SECONDS = env.float("PUSH_RETRY_MAX_SECONDS", default=600.0)
+# A push "running" for longer than this lost its worker (it must exceed CELERY_TASK_TIME_LIMIT).
+PUSH_RUNNING_DEADLINE_SECONDS = env.int("PUSH_RUNNING_DEADLINE_SECONDS", default=360)
 # Seconds of connect / read timeout for every Zoho call (the CRM button's Deluge caller gives up at 40 s).
 ZOHO_CONNECT_TIMEOUT = env.float("ZOHO_CONNECT_TIMEOUT", default=5.0)
 ZOHO_READ_TIMEOUT = env.float("ZOHO_READ_TIMEOUT", default=30.0)

@@ -142,7 +142,7 @@ class InvoicePush(models.Model):
     TRANSITIONS = {
         State.PENDING_REVIEW: {State.QUEUED, State.REJECTED},
         State.QUEUED: {State.RUNNING, State.FAILED, State.BLOCKED},
-        State.RUNNING: {State.PUSHED, State.FAILED, State.QUEUED, State.BLOCKED},
+        State.RUNNING: {State.PUSHED, State.FAILED, State.QUEUED, State.BLOCKED, State.PENDING_REVIEW},
         State.FAILED: {State.QUEUED},
         State.BLOCKED: set(),
         State.PUSHED: set(),
@@ -162,6 +162,7 @@ class InvoicePush(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     running_since = models.DateTimeField(null=True, blank=True)
+    lease = models.UUIDField(null=True, blank=True, help_text="Which worker run owns the push while it runs.")
     invoice_id = models.CharField(max_length=40, blank=True)
     invoice_number = models.CharField(max_length=60, blank=True)
     invoice_url = models.URLField(max_length=500, blank=True)

@@ -90,3 +90,19 @@ def normalize_state(country: str, value: str | None) -> str | None:
     if not value or not value.strip():
         return ""
     return _subdivisions(country).get(_fold(value))
+
+
+# Letters that look like Latin ones (Cyrillic, Greek) and letters that pass for digits. Folding them
+# gives a "skeleton": SKUs with equal skeletons but different normal forms are near-duplicates to flag,
+# never to merge silently.
+_CONFUSABLES = str.maketrans(
+    "АВЕКМНОРСТУХЅІЈаеорсухѕіјԁԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧαοκνρτυχ",
+    "ABEKMHOPCTYXSIJaeopcyxsijdqwABEZHIKMNOPTYXaokvptux",
+)
+_DIGIT_LIKE = str.maketrans({"o": "0", "i": "1", "l": "1", "z": "2", "s": "5", "b": "8"})
+
+
+def sku_skeleton(value: str | None) -> str:
+    """`DHK-5OO`, `dhk 500` and `DНK-500` (Cyrillic Н) share the skeleton `dhk500`."""
+    text = unicodedata.normalize("NFKC", value or "").translate(_CONFUSABLES)
+    return normalize_sku(text).translate(_DIGIT_LIKE)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from integration.ratelimit import books_acquire
 from integration.zoho.errors import (
     ZohoAuthError,
     ZohoNotFound,
@@ -59,6 +60,9 @@ class BooksClient(ZohoApiClient):
     def is_token_error(self, response: httpx.Response) -> bool:
         return json_body(response).get("code") == 57 or response.status_code == 401
 
+    def before_send(self, params: dict | None) -> None:
+        books_acquire((params or {})["organization_id"])
+
     def _get(self, org: str, path: str, **params: Any) -> dict:
         return books_result(self.call("GET", path, params={"organization_id": org, **params}))
 
@@ -83,6 +87,10 @@ class BooksClient(ZohoApiClient):
         """GET /contacts/{id}"""
         return self._get(org, f"/contacts/{contact_id}")["contact"]
 
+    def contact_mark_active(self, org: str, contact_id: str) -> None:
+        """POST /contacts/{id}/active"""
+        self._post(org, f"/contacts/{contact_id}/active")
+
     def contact_create(self, org: str, payload: dict) -> dict:
         """POST /contacts"""
         return self._post(org, "/contacts", payload)["contact"]
@@ -91,6 +99,10 @@ class BooksClient(ZohoApiClient):
     def items_all(self, org: str) -> list[dict]:
         """GET /items?filter_by=Status.All — every page (Books has no SKU filter)."""
         return list(self._pages(org, "/items", "items", filter_by="Status.All"))
+
+    def item_get(self, org: str, item_id: str) -> dict:
+        """GET /items/{id}"""
+        return self._get(org, f"/items/{item_id}")["item"]
 
     def item_create(self, org: str, payload: dict) -> dict:
         """POST /items"""

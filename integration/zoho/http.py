@@ -74,10 +74,14 @@ class ZohoApiClient:
     def is_token_error(self, response: httpx.Response) -> bool:
         raise NotImplementedError
 
+    def before_send(self, params: dict | None) -> None:
+        """Hook run before every request (Books takes a rate-limit slot here)."""
+
     def call(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> httpx.Response:
         """One API call; an expired/invalid token is refreshed once and the call retried once."""
         for attempt in (1, 2):
             token = self.tokens.get()
+            self.before_send(params)
             request = self.http.build_request(
                 method,
                 self.base_url + path,

@@ -14,6 +14,7 @@ from integration.models import ZohoAccessToken
 from integration.zoho.auth import TokenManager, current_fatal_error, forget_cached_tokens
 from integration.zoho.books import BooksClient
 from integration.zoho.errors import ZohoAuthError, ZohoRateLimited, ZohoTokenRevoked
+from tests.conftest import test_database_url
 
 US_ORG = "60001001"
 
@@ -55,8 +56,7 @@ def test_concurrent_threads_refresh_once(sandbox):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_processes_share_one_refresh(http_sandbox, settings):
     """Separate OS processes (like Celery workers) start together and still refresh once."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = test_database_url()
     script = (
         "import django, time, sys; django.setup();"
         "from integration.zoho.auth import TokenManager;"

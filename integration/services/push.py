@@ -1,0 +1,680 @@
+"""Generate Invoice: from a CRM button press to exactly one Books invoice (CONTRACT.md §2, §4, §5).
+
+`push_request` records the press and plans at once; `push_execute` runs one attempt in a worker, one
+step at a time (customer → items → invoice → stamp), writing a timeline entry before every Zoho call
+and the outcome after it, so a crash always leaves a row that says where it stopped. The database row,
+not the broker, is the source of truth: a push is claimed with a lease, and `push_sweep` re-queues
+pushes whose worker vanished.
+
+One invoice per deal holds because: at most one active push per deal (a database constraint); a push
+is executed by one lease-holder at a time; the invoice create is flagged on the row *before* the call,
+and any later attempt looks the invoice up by reference number (= deal id) before creating again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
+from integration.normalize import normalize_name, normalize_sku
+from integration.redaction import redact, redact_text
+from integration.services.catalog import (
+    PushNeedsDecision,
+    creation_lock,
+    customer_search_term,
+    customers_matching,
+    describe_customers,
+    describe_items,
+    item_index,
+    item_index_add,
+    items_exact,
+    items_near,
+)
+from integration.services.planning import PushBlocked, deal_plan
+from integration.zoho.books import BooksClient
+from integration.zoho.crm import CrmClient
+from integration.zoho.errors import ZohoError, ZohoNotFound, ZohoRejected, ZohoRetryable
+
+logger = logging.getLogger(__name__)
+
+State = InvoicePush.State
+Step = InvoicePush.Step
+
+
+class PushStateError(Exception):
+    """The push is not in a state that allows this action (e.g. approving a pushed push)."""
+
+
+def push_event(
+    push: InvoicePush,
+    action: str,
+    *,
+    step: str = "",
+    outcome: str = PushEvent.Outcome.INFO,
+    message: str = "",
+    detail: dict | None = None,
+) -> PushEvent:
+    """Append one redacted line to the push's timeline."""
+    return PushEvent.objects.create(
+        push=push, step=step, action=action, outcome=outcome, message=redact_text(message), detail=redact(detail or {})
+    )
+
+
+def _enqueue(push_id: int) -> None:
+    from integration.tasks import push_execute_task
+
+    transaction.on_commit(lambda: push_execute_task.delay(push_id))
+
+
+# --- the button press ----------------------------------------------------------------------------------
+def active_push(deal_id: str) -> InvoicePush | None:
+    return InvoicePush.objects.filter(deal_id=deal_id, state__in=InvoicePush.ACTIVE_STATES).first()
+
+
+def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
+    """Record a Generate Invoice press for `deal_id` and return the push that answers it.
+
+    A deal with an active push gets that push back (a failed one is replayed). Otherwise the deal is
+    planned now: a blocked plan is recorded as `blocked`; a good one is queued (or parked for review).
+    If CRM or Books cannot be read right now, the push is queued unplanned and the worker plans it.
+    """
+    existing = active_push(deal_id)
+    if existing:
+        return _press_again(existing, user)
+
+    plan: dict = {}
+    entity: LegalEntity | None = None
+    note = ""
+    try:
+        plan = deal_plan(deal_id=deal_id)
+        entity = LegalEntity.objects.get(code=plan["entity"])
+    except PushBlocked as blocked:
+        with transaction.atomic():
+            push = InvoicePush.objects.create(
+                deal_id=deal_id,
+                deal_name=blocked.deal_name,
+                requested_by=user,
+                state=State.BLOCKED,
+                legal_entity=blocked.entity,
+                organization_id=blocked.entity.books_org_id if blocked.entity else "",
+                reasons=blocked.reasons,
+            )
+            push_event(
+                push,
+                "Generate Invoice pressed" + (f" by {user}" if user else ""),
+                step=Step.PLAN,
+                outcome=PushEvent.Outcome.ERROR,
+                message="Blocked: " + " ".join(blocked.reasons),
+            )
+        return push
+    except ZohoError as exc:
+        note = f"Could not plan now ({exc}); the worker will plan the invoice."
+
+    state = State.PENDING_REVIEW if entity and entity.require_review else State.QUEUED
+    try:
+        with transaction.atomic():
+            push = InvoicePush.objects.create(
+                deal_id=deal_id,
+                deal_name=plan.get("deal", {}).get("name", ""),
+                requested_by=user,
+                state=state,
+                legal_entity=entity,
+                organization_id=entity.books_org_id if entity else "",
+                plan=plan,
+            )
+            push_event(
+                push,
+                "Generate Invoice pressed" + (f" by {user}" if user else ""),
+                step=Step.PLAN,
+                outcome=PushEvent.Outcome.OK,
+                message=note or f"Planned; {push.get_state_display().lower()}.",
+            )
+            if state == State.QUEUED:
+                _enqueue(push.pk)
+    except IntegrityError:
+        # A concurrent press won the one-active-push constraint: answer with its push.
+        existing = active_push(deal_id)
+        if existing is None:
+            raise
+        return existing
+    return push
+
+
+def _press_again(push: InvoicePush, user: str) -> InvoicePush:
+    if push.state == State.FAILED:
+        push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
+        push.refresh_from_db()
+    return push
+
+
+# --- review, replay and links ---------------------------------------------------------------------------
+def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, *, user=None, **fields) -> None:
+    """Move the push between states, or raise `PushStateError` if someone else moved it first."""
+    with transaction.atomic():
+        moved = InvoicePush.objects.filter(pk=push.pk, state=from_state).update(
+            state=to_state, updated_at=timezone.now(), **fields
+        )
+        if not moved:
+            push.refresh_from_db()
+            raise PushStateError(
+                f"Push #{push.pk} is {push.get_state_display().lower()}, not {from_state.replace('_', ' ')}."
+            )
+        push_event(push, action, outcome=PushEvent.Outcome.INFO, message=f"{from_state} → {to_state}")
+        if to_state == State.QUEUED:
+            _enqueue(push.pk)
+    push.refresh_from_db()
+
+
+def push_approve(*, push: InvoicePush, user) -> None:
+    """A reviewer approves a push parked for review: it is queued for the worker."""
+    _transition(
+        push, State.PENDING_REVIEW, State.QUEUED, f"Approved by {user}", reviewed_by=user, reviewed_at=timezone.now()
+    )
+
+
+def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
+    """A reviewer rejects a push parked for review; the deal can be pressed again later."""
+    _transition(
+        push,
+        State.PENDING_REVIEW,
+        State.REJECTED,
+        f"Rejected by {user}",
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+        error=reason or "Rejected by a reviewer.",
+    )
+
+
+def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
+    """Queue a failed push again; it resumes from the step that failed with a fresh retry budget."""
+    _transition(
+        push, State.FAILED, State.QUEUED, why or f"Replayed by {user}", attempts=0, error="", next_attempt_at=None
+    )
+
+
+def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) -> ItemLink:
+    """Finance decides a CRM product *is* an existing Books item (resolving a near-duplicate)."""
+    org = push.organization_id
+    item = BooksClient().item_get(org, item_id)
+    line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
+    if line is None:
+        raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
+    link, _ = ItemLink.objects.update_or_create(
+        organization_id=org,
+        crm_product_id=product_id,
+        defaults={
+            "books_item_id": item["item_id"],
+            "sku": item.get("sku") or "",
+            "created_in_books": False,
+            "sku_normalized": normalize_sku(line["sku"]),
+        },
+    )
+    push_event(
+        push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
+    )
+    return link
+
+
+def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
+    """Finance confirms a CRM product is new although Books has look-alikes: the next run creates it."""
+    line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
+    if line is None:
+        raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
+    with transaction.atomic():
+        locked = InvoicePush.objects.select_for_update().get(pk=push.pk)
+        confirmed = set(locked.plan.get("confirmed_new", [])) | {product_id}
+        locked.plan = {**locked.plan, "confirmed_new": sorted(confirmed)}
+        locked.save(update_fields=["plan", "updated_at"])
+        push_event(push, f"{user} confirmed “{line['name']}” (SKU {line['sku']}) as a new Books item", step=Step.ITEMS)
+    push.refresh_from_db()
+
+
+def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> CustomerLink:
+    """Finance decides which existing Books customer an Account is (when several match)."""
+    org, account = push.organization_id, push.plan["account"]
+    contact = BooksClient().contact_get(org, contact_id)
+    link, _ = CustomerLink.objects.update_or_create(
+        organization_id=org,
+        crm_account_id=account["id"],
+        defaults={"books_contact_id": contact["contact_id"], "contact_name": contact["contact_name"]},
+    )
+    push_event(
+        push,
+        f"{user} linked Account “{account['name']}” to Books customer “{contact['contact_name']}”",
+        step=Step.CUSTOMER,
+    )
+    return link
+
+
+# --- the sweeper --------------------------------------------------------------------------------------
+def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
+    """Re-queue pushes whose worker vanished; return ids of queued pushes that need a task sent.
+
+    Running longer than PUSH_RUNNING_DEADLINE_SECONDS (beyond the task hard time limit) means the worker
+    died. Queued pushes whose retry time has passed by a minute are sent again too, in case the message
+    was lost; sending twice is harmless because a push is claimed atomically.
+    """
+    now = timezone.now()
+    deadline = now - (
+        stale_after if stale_after is not None else timedelta(seconds=settings.PUSH_RUNNING_DEADLINE_SECONDS)
+    )
+    for push in InvoicePush.objects.filter(state=State.RUNNING, running_since__lte=deadline):
+        moved = InvoicePush.objects.filter(pk=push.pk, state=State.RUNNING, lease=push.lease).update(
+            state=State.QUEUED, lease=None, next_attempt_at=now, updated_at=now
+        )
+        if moved:
+            push_event(
+                push,
+                "Sweeper re-queued the push",
+                step=push.step,
+                outcome=PushEvent.Outcome.ERROR,
+                message=f"Its worker stopped while running the “{push.get_step_display()}” step "
+                f"(running since {push.running_since:%Y-%m-%d %H:%M:%S} UTC).",
+            )
+    grace = now - timedelta(seconds=60)
+    due = InvoicePush.objects.filter(state=State.QUEUED).filter(
+        Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True, updated_at__lte=grace) | Q(next_attempt_at=now)
+    )
+    return list(due.values_list("pk", flat=True))
+
+
+# --- one attempt ----------------------------------------------------------------------------------------
+class LeaseLost(Exception):
+    """Someone else (the sweeper, a reviewer) took the push away from this run."""
+
+
+class _Parked(Exception):
+    """The worker planned the push and found it needs review first."""
+
+
+def retry_delay(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter, at least what Zoho asked for."""
+    base = settings.PUSH_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    delay = min(settings.PUSH_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+def push_execute(*, push_id: int) -> float | None:
+    """Run one attempt of a queued push. Returns seconds until the task should try again, else None."""
+    lease = uuid.uuid4()
+    claimed = InvoicePush.objects.filter(pk=push_id, state=State.QUEUED).update(
+        state=State.RUNNING,
+        running_since=timezone.now(),
+        lease=lease,
+        attempts=F("attempts") + 1,
+        next_attempt_at=None,
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        return None  # not queued any more: another worker has it, or it was finished
+    run = _Run(InvoicePush.objects.get(pk=push_id), lease)
+    push_event(run.push, f"Attempt {run.push.attempts} started", step=run.push.step)
+    try:
+        run.all_steps()
+    except LeaseLost:
+        return None
+    except _Parked:
+        run.finish(State.PENDING_REVIEW, "Parked for review", error="")
+    except PushBlocked as blocked:
+        run.finish(State.BLOCKED, "Blocked", reasons=blocked.reasons, error=" ".join(blocked.reasons))
+    except PushNeedsDecision as decision:
+        run.finish(State.FAILED, "Needs a decision", error=str(decision))
+    except (ZohoError, SoftTimeLimitExceeded) as exc:
+        if isinstance(exc, SoftTimeLimitExceeded):
+            exc = ZohoRetryable("The attempt ran out of time")
+        if exc.retryable and run.push.attempts < settings.PUSH_MAX_ATTEMPTS:
+            delay = retry_delay(run.push.attempts, getattr(exc, "retry_after", None))
+            run.finish(
+                State.QUEUED,
+                f"Will retry in {delay:.0f} s",
+                error=str(exc),
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            )
+            return delay
+        prefix = f"Gave up after {run.push.attempts} attempts: " if exc.retryable else ""
+        run.finish(State.FAILED, "Failed", error=prefix + str(exc))
+    except Exception as exc:  # a bug must still leave a readable row, not a stuck one
+        logger.exception("push %s failed unexpectedly", push_id)
+        run.finish(State.FAILED, "Failed", error=f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}")
+    return None
+
+
+class _Run:
+    """One attempt at one push, holding its lease."""
+
+    def __init__(self, push: InvoicePush, lease: uuid.UUID):
+        self.push = push
+        self.lease = lease
+        self.books = BooksClient()
+        self.crm = CrmClient()
+
+    # -- bookkeeping --
+    def _update(self, **fields) -> None:
+        updated = InvoicePush.objects.filter(pk=self.push.pk, lease=self.lease, state=State.RUNNING).update(
+            updated_at=timezone.now(), **fields
+        )
+        if not updated:
+            raise LeaseLost()
+        for key, value in fields.items():
+            setattr(self.push, key, value)
+
+    def check_lease(self) -> None:
+        """Before any Books/CRM write: make sure this run still owns the push."""
+        self._update()
+
+    def save_plan(self) -> None:
+        self._update(plan=self.push.plan)
+
+    def set_step(self, step: str) -> None:
+        if self.push.step != step:
+            self._update(step=step)
+
+    def finish(self, state: str, action: str, **fields) -> None:
+        try:
+            self._update(state=state, lease=None, running_since=None, **fields)
+        except LeaseLost:
+            return
+        message = fields.get("error") or ""
+        outcome = (
+            PushEvent.Outcome.OK
+            if state == State.PUSHED
+            else (PushEvent.Outcome.ERROR if state in (State.FAILED, State.BLOCKED) else PushEvent.Outcome.INFO)
+        )
+        push_event(
+            self.push,
+            f"{action}: {self.push.get_state_display().lower()}",
+            step=self.push.step,
+            outcome=outcome,
+            message=message,
+        )
+
+    @contextlib.contextmanager
+    def call(self, action: str, detail: dict | None = None) -> Iterator[PushEvent]:
+        """Record a Zoho call on the timeline before it happens, then its outcome and duration."""
+        event = push_event(self.push, action, step=self.push.step, outcome=PushEvent.Outcome.STARTED, detail=detail)
+        started = time.monotonic()
+        try:
+            yield event
+        except Exception as exc:
+            event.outcome, event.message = PushEvent.Outcome.ERROR, redact_text(str(exc))
+            raise
+        else:
+            event.outcome = PushEvent.Outcome.OK
+        finally:
+            event.duration_ms = int((time.monotonic() - started) * 1000)
+            event.save(update_fields=["outcome", "message", "duration_ms", "detail"])
+
+    @property
+    def org(self) -> str:
+        return self.push.organization_id
+
+    # -- steps --
+    def all_steps(self) -> None:
+        if not self.push.plan:
+            self.step_plan()
+        if not self.push.plan.get("customer_id"):
+            self.step_customer()
+        self.step_items()
+        if not self.push.invoice_id:
+            self.step_invoice()
+        self.step_stamp()
+        self.finish(State.PUSHED, "Invoice created and deal stamped", step=Step.DONE, error="")
+
+    def step_plan(self) -> None:
+        self.set_step(Step.PLAN)
+        with self.call("Read the deal, account and products from CRM"):
+            plan = deal_plan(deal_id=self.push.deal_id, crm=self.crm, books=self.books)
+        entity = LegalEntity.objects.get(code=plan["entity"])
+        self._update(
+            plan=plan, legal_entity=entity, organization_id=entity.books_org_id, deal_name=plan["deal"]["name"]
+        )
+        if entity.require_review:
+            raise _Parked()
+
+    def step_customer(self) -> None:
+        self.set_step(Step.CUSTOMER)
+        account = self.push.plan["account"]
+        link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
+        contact_id = link.books_contact_id if link else None
+        if contact_id is None:
+            contact, created = self._customer_find_or_create(account)
+            contact_id = contact["contact_id"]
+            CustomerLink.objects.get_or_create(
+                organization_id=self.org,
+                crm_account_id=account["id"],
+                defaults={
+                    "books_contact_id": contact_id,
+                    "contact_name": contact["contact_name"],
+                    "created_in_books": created,
+                },
+            )
+        self.push.plan["customer_id"] = contact_id
+        self.save_plan()
+        if account.get("books_customer_id") != contact_id:
+            self.check_lease()
+            with self.call(f"Stamp Books_Customer_Id on CRM Account “{account['name']}”"):
+                self.crm.record_update("Accounts", account["id"], {"Books_Customer_Id": contact_id})
+            self.push.plan["account"]["books_customer_id"] = contact_id
+            self.save_plan()
+
+    def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
+        if account.get("books_customer_id"):
+            with contextlib.suppress(ZohoNotFound), self.call("Check the Account's Books_Customer_Id in Books"):
+                contact = self.books.contact_get(self.org, account["books_customer_id"])
+                return self._customer_adopt(contact), False
+        found = self._customer_search(account["name"])
+        if found:
+            return self._customer_adopt(found), False
+        with creation_lock("customer", self.org, normalize_name(account["name"])):
+            found = self._customer_search(account["name"])  # fresh look inside the lock
+            if found:
+                return self._customer_adopt(found), False
+            payload = {
+                "contact_name": account["name"],
+                "company_name": account["name"],
+                "contact_type": "customer",
+                "billing_address": {
+                    "state": account.get("billing_state", ""),
+                    "country": account.get("billing_country", ""),
+                },
+            }
+            self.check_lease()
+            with self.call("Create the Books customer", {"contact_name": account["name"]}):
+                return self.books.contact_create(self.org, payload), True
+
+    def _customer_search(self, name: str) -> dict | None:
+        term = customer_search_term(name)
+        with self.call(f"Search Books customers for “{term}”"):
+            matches = customers_matching(self.books.contacts_search(self.org, search_text=term), name)
+        if len(matches) > 1:
+            raise PushNeedsDecision(
+                f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "
+                "Link the Account to one of them (or merge them in Books), then replay."
+            )
+        return matches[0] if matches else None
+
+    def _customer_adopt(self, contact: dict) -> dict:
+        if contact.get("status") == "inactive":
+            self.check_lease()
+            with self.call(f"Reactivate Books customer “{contact['contact_name']}”"):
+                self.books.contact_mark_active(self.org, contact["contact_id"])
+        return contact
+
+    def step_items(self) -> None:
+        self.set_step(Step.ITEMS)
+        plan = self.push.plan
+        item_ids: dict[str, str] = plan.setdefault("item_ids", {})
+        lines = list({ln["product_id"]: ln for ln in plan["lines"] if ln["product_id"] not in item_ids}.values())
+        if not lines:
+            return
+        for link in ItemLink.objects.filter(
+            organization_id=self.org, crm_product_id__in=[ln["product_id"] for ln in lines]
+        ):
+            item_ids[link.crm_product_id] = link.books_item_id
+        problems = []
+        for line in (ln for ln in lines if ln["product_id"] not in item_ids):
+            try:
+                item_ids[line["product_id"]] = self._item_resolve(line)
+            except PushNeedsDecision as decision:
+                problems.append(str(decision))
+        self.save_plan()
+        if problems:
+            raise PushNeedsDecision(" ".join(problems))
+
+    def _item_index(self, *, fresh: bool = False) -> list[dict]:
+        with self.call("List every Books item (all pages, active and inactive)" + (" afresh" if fresh else "")):
+            return item_index(self.books, self.org, fresh=fresh)
+
+    def _item_resolve(self, line: dict) -> str:
+        index = self._item_index()
+        exact = self._item_exact(index, line)
+        if exact:
+            return exact
+        with creation_lock("item", self.org, normalize_sku(line["sku"])):
+            index = self._item_index(fresh=True)  # decide to create only on a fresh list
+            exact = self._item_exact(index, line)
+            if exact:
+                return exact
+            near = items_near(index, sku=line["sku"], name=line["name"])
+            if near and line["product_id"] not in self.push.plan.get("confirmed_new", []):
+                raise PushNeedsDecision(
+                    f"Product “{line['name']}” (SKU {line['sku']}) has no exact match in Books organization "
+                    f"{self.org}, but looks like {describe_items(near)}. Link it to one of these or confirm it "
+                    "as a new item, then replay."
+                )
+            item = self._item_create(line)
+        ItemLink.objects.get_or_create(
+            organization_id=self.org,
+            crm_product_id=line["product_id"],
+            defaults={
+                "books_item_id": item["item_id"],
+                "sku": line["sku"],
+                "sku_normalized": normalize_sku(line["sku"]),
+                "created_in_books": True,
+            },
+        )
+        return item["item_id"]
+
+    def _item_exact(self, index: list[dict], line: dict) -> str | None:
+        exact = items_exact(index, line["sku"])
+        if len(exact) > 1:
+            raise PushNeedsDecision(
+                f"SKU {line['sku']} of “{line['name']}” matches {len(exact)} Books items: {describe_items(exact)}. "
+                "Link the product to one of them, then replay."
+            )
+        if not exact:
+            return None
+        item = exact[0]
+        if item.get("status") == "inactive":
+            self.check_lease()
+            with self.call(f"Reactivate Books item “{item['name']}” (SKU {item.get('sku')})"):
+                self.books.item_mark_active(self.org, item["item_id"])
+            item_index_add(self.org, {**item, "status": "active"})
+        ItemLink.objects.get_or_create(
+            organization_id=self.org,
+            crm_product_id=line["product_id"],
+            defaults={
+                "books_item_id": item["item_id"],
+                "sku": item.get("sku") or "",
+                "sku_normalized": normalize_sku(line["sku"]),
+            },
+        )
+        return item["item_id"]
+
+    def _item_create(self, line: dict) -> dict:
+        payload = {
+            "name": line["name"],
+            "rate": Decimal(line["list_price"]),
+            "sku": line["sku"],
+            "description": line.get("description", ""),
+            "product_type": "goods",
+        }
+        self.check_lease()
+        try:
+            with self.call(f"Create Books item “{line['name']}” (SKU {line['sku']})"):
+                item = self.books.item_create(self.org, payload)
+        except ZohoRejected as exc:
+            if exc.code != 1001:  # 1001: an item of that *name* exists (with another SKU)
+                raise
+            payload["name"] = f"{line['name']} ({line['sku']})"
+            with self.call(f"Create Books item “{payload['name']}” (the plain name is taken)"):
+                item = self.books.item_create(self.org, payload)
+        item_index_add(self.org, item)
+        return item
+
+    def step_invoice(self) -> None:
+        self.set_step(Step.INVOICE)
+        plan = self.push.plan
+        invoice = None
+        if plan.get("invoice_attempted"):
+            # An earlier attempt may have created it and lost the answer: look before creating again.
+            with self.call(f"Look up Books invoices with reference number {self.push.deal_id}"):
+                found = [
+                    i
+                    for i in self.books.invoices_by_reference(self.org, self.push.deal_id)
+                    if i.get("status") != "void"
+                ]
+            if found:
+                with self.call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
+                    invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
+        if invoice is None:
+            payload = self._invoice_payload()
+            plan["invoice_attempted"] = True
+            self.save_plan()  # recorded before the call: a lost answer is looked up next time
+            self.check_lease()
+            with self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}):
+                invoice = self.books.invoice_create(self.org, payload)
+        self._update(
+            invoice_id=invoice["invoice_id"],
+            invoice_number=invoice.get("invoice_number") or "",
+            invoice_url=invoice.get("invoice_url") or "",
+        )
+
+    def _invoice_payload(self) -> dict:
+        plan = self.push.plan
+        lines = []
+        for line in plan["lines"]:
+            item = {
+                "item_id": plan["item_ids"][line["product_id"]],
+                "quantity": Decimal(line["quantity"]),
+                "rate": Decimal(line["rate"]),
+            }
+            if Decimal(line["tax_percentage"]) > 0:
+                item["tax_id"] = line["tax_id"]  # planned under the region's authority; never blank
+            lines.append(item)
+        payload = {
+            "customer_id": plan["customer_id"],
+            "reference_number": self.push.deal_id,
+            "date": plan["date"],
+            "line_items": lines,
+        }
+        if plan.get("tax_authority") and any("tax_id" in ln for ln in lines):
+            payload["tax_authority_id"] = plan["tax_authority"]["id"]
+        return payload
+
+    def step_stamp(self) -> None:
+        self.set_step(Step.STAMP)
+        self.check_lease()
+        with self.call(f"Stamp invoice {self.push.invoice_number} on the CRM deal"):
+            self.crm.record_update(
+                "Deals",
+                self.push.deal_id,
+                {
+                    "Invoice_Id": self.push.invoice_id,
+                    "Invoice_Number": self.push.invoice_number,
+                    "Invoice_URL": self.push.invoice_url,
+                },
+            )

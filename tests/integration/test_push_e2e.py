@@ -1,0 +1,187 @@
+"""Generate Invoice across real processes: the web app under runserver, Celery workers on Redis,
+PostgreSQL, and the Zoho sandbox over HTTP. Workers get killed with SIGKILL here."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from config.celery import app as celery_app
+from integration.models import InvoicePush
+from integration.normalize import normalize_name, normalize_sku
+from integration.services.push import push_approve
+from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, deal_id
+from tests.conftest import free_port, sign, test_database_url
+from tests.factories import UserFactory
+from tests.stack import BROKER_URL, Stack
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def stack(http_sandbox, demo_config, settings):
+    redis_url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
+    stack = Stack(
+        sandbox_url=http_sandbox.base_url, database_url=test_database_url(), redis_url=redis_url, web_port=free_port()
+    )
+    # This process sends tasks too (a reviewer's approval): through the same broker as the web app.
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = False, BROKER_URL
+    reset_celery_connections()
+    stack.start_web()
+    yield stack
+    stack.stop()
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    reset_celery_connections()
+
+
+def reset_celery_connections() -> None:
+    """Drop cached broker connections and producers so the next send uses the current broker_url."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def press(stack: Stack, settings, deal: str, user: str = "ava@acme.example") -> tuple[int, dict]:
+    body = json.dumps({"deal_id": deal, "user": user}).encode()
+    headers = {**sign(body, secret=settings.CRM_BUTTON_SECRET), "Content-Type": "application/json"}
+    resp = httpx.post(f"{stack.web_url}/api/crm/generate-invoice/", content=body, headers=headers, timeout=40)
+    return resp.status_code, resp.json()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def settled(*push_ids: int) -> bool:
+    return not InvoicePush.objects.filter(pk__in=push_ids, state__in=["queued", "running"]).exists()
+
+
+def invoices_for(sandbox, org: str, deal: str) -> list[dict]:
+    return [i for i in sandbox.orgs[org].invoices.values() if i["reference_number"] == deal]
+
+
+def test_the_demo_deals_push_through_a_real_worker_for_all_three_entities(stack, http_sandbox, settings):
+    stack.start_worker()
+    wanted = {
+        1: "pushed",
+        2: "pushed",
+        4: "pushed",
+        5: "pending_review",
+        6: "pushed",
+        7: "pushed",
+        8: "failed",
+        12: "pushed",
+        3: "blocked",
+    }
+    replies = {n: press(stack, settings, deal_id(n)) for n in wanted}
+    assert replies[3][0] == 422 and replies[5][1]["status"] == "pending_review"
+    ids = {n: reply["push_id"] for n, (_, reply) in replies.items()}
+    wait_for(lambda: settled(*ids.values()), "every push to settle")
+    push_approve(push=InvoicePush.objects.get(pk=ids[5]), user=UserFactory(groups=["reviewer"]))
+    wanted[5] = "pushed"
+    wait_for(lambda: settled(ids[5]), "the approved UK push")
+
+    states = {n: InvoicePush.objects.get(pk=ids[n]).state for n in wanted}
+    assert states == wanted, {n: InvoicePush.objects.get(pk=ids[n]).error for n in wanted}
+    org_of = {1: US_ORG, 2: US_ORG, 4: US_ORG, 12: US_ORG, 5: UK_ORG, 6: IN_ORG, 7: IN_ORG}
+    for n, org in org_of.items():
+        [invoice] = invoices_for(http_sandbox, org, deal_id(n))
+        assert http_sandbox.crm["Deals"][deal_id(n)]["Invoice_Number"] == invoice["invoice_number"]
+        assert all(
+            line["tax_id"] == "" or http_sandbox.orgs[org].taxes[line["tax_id"]]["tax_authority_id"]
+            for line in invoice["line_items"]
+        )  # never a blank authority
+    # No duplicate customers (Initech twice, via two deals) and no duplicate items in any organization.
+    for org in http_sandbox.orgs.values():
+        names = [normalize_name(c["contact_name"]) for c in org.contacts.values()]
+        assert len(names) == len(set(names)), org.name
+        skus = [normalize_sku(i["sku"]) for i in org.items.values() if i["sku"]]
+        assert len(skus) == len(set(skus)), org.name
+    assert invoices_for(http_sandbox, US_ORG, deal_id(8)) == [] and invoices_for(http_sandbox, US_ORG, deal_id(3)) == []
+
+
+def test_twenty_concurrent_presses_make_one_invoice(stack, http_sandbox, settings):
+    stack.start_worker()
+    barrier = threading.Barrier(20)
+    results: list[tuple[int, dict]] = []
+
+    def click() -> None:
+        barrier.wait()
+        results.append(press(stack, settings, deal_id(2)))
+
+    threads = [threading.Thread(target=click) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {status for status, _ in results} <= {200, 202} and len(results) == 20
+    assert len({reply["push_id"] for _, reply in results}) == 1
+    push_id = results[0][1]["push_id"]
+    wait_for(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed", "the push")
+    assert len(invoices_for(http_sandbox, US_ORG, deal_id(2))) == 1
+    assert InvoicePush.objects.filter(deal_id=deal_id(2)).count() == 1
+
+
+def test_a_create_whose_response_is_lost_makes_one_invoice(stack, http_sandbox, settings):
+    stack.start_worker()
+    http_sandbox.add_fault("drop", method="POST", path="/books/v3/invoices")
+    _, reply = press(stack, settings, deal_id(2))
+    wait_for(lambda: settled(reply["push_id"]), "the push")
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    [invoice] = invoices_for(http_sandbox, US_ORG, deal_id(2))
+    assert push.state == "pushed" and push.attempts == 2 and push.invoice_id == invoice["invoice_id"]
+    assert http_sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == invoice["invoice_id"]
+
+
+def test_a_worker_killed_mid_push_converges_to_one_invoice_and_a_stamped_deal(stack, http_sandbox, settings):
+    stack.start_worker("doomed")
+    http_sandbox.add_fault("slow", method="POST", path="/books/v3/invoices", seconds=3)
+    _, reply = press(stack, settings, deal_id(2))
+    push_id = reply["push_id"]
+
+    def creating() -> bool:
+        push = InvoicePush.objects.get(pk=push_id)
+        return push.step == "invoice" and push.plan.get("invoice_attempted", False)
+
+    wait_for(creating, "the worker to start creating the invoice")
+    time.sleep(0.5)  # the create is in flight inside the sandbox
+    stack.kill("doomed")
+    assert InvoicePush.objects.get(pk=push_id).state == "running"
+    wait_for(lambda: len(invoices_for(http_sandbox, US_ORG, deal_id(2))) == 1, "Books to finish the orphaned create")
+
+    # A new worker with the beat sweeper (deadline shortened for the test) picks the push up.
+    stack.start_worker(
+        "rescuer", beat=True, env={"PUSH_RUNNING_DEADLINE_SECONDS": "2", "PUSH_SWEEP_INTERVAL_SECONDS": "1"}
+    )
+    wait_for(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed", "the rescued push", timeout=60)
+    push = InvoicePush.objects.get(pk=push_id)
+    [invoice] = invoices_for(http_sandbox, US_ORG, deal_id(2))
+    assert push.invoice_id == invoice["invoice_id"]
+    assert http_sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == invoice["invoice_id"]
+    assert push.events.filter(action="Sweeper re-queued the push").exists()
+    assert push.events.filter(action__startswith="Look up Books invoices with reference number").exists()
+
+
+def test_a_429_storm_slows_pushes_down_without_failing_them(stack, http_sandbox, settings):
+    stack.start_worker()
+    http_sandbox.add_fault("rate_limit", path="/books/v3/", count=8, retry_after=1)
+    started = time.monotonic()
+    ids = [press(stack, settings, deal_id(n))[1]["push_id"] for n in (2, 12)]
+    wait_for(lambda: settled(*ids), "both pushes", timeout=90)
+    pushes = InvoicePush.objects.filter(pk__in=ids)
+    assert {p.state for p in pushes} == {"pushed"}, [p.error for p in pushes]
+    assert sum(p.attempts for p in pushes) > 2
+    assert len([c for c in http_sandbox.calls if c["status"] == 429]) == 8
+    assert time.monotonic() - started > 2  # Retry-After was honoured, not hammered

@@ -1,0 +1,343 @@
+"""Generate Invoice end to end in one process: the signed endpoint, planning, the worker (eager) and the
+sandbox standing in for Zoho. The cross-process cases (real worker, SIGKILL) are in test_push_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from integration.models import CustomerLink, InvoicePush, ItemLink, PushEvent
+from integration.services.push import item_confirm_new, item_link_choose, push_approve, push_replay, push_sweep
+from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, account_id, deal_id
+from tests.conftest import sign
+from tests.factories import InvoicePushFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/crm/generate-invoice/"
+
+
+@pytest.fixture
+def press(client, settings, sandbox, demo_config, django_capture_on_commit_callbacks):
+    def _press(deal: str, user: str = "ava@acme.example", *, raw: bytes | None = None, headers: dict | None = None):
+        body = raw if raw is not None else json.dumps({"deal_id": deal, "user": user}).encode()
+        signed = headers if headers is not None else sign(body, secret=settings.CRM_BUTTON_SECRET)
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = client.post(URL, body, content_type="application/json", headers=signed)
+        return resp.status_code, resp.json()
+
+    return _press
+
+
+def books_writes(sandbox, org: str | None = None) -> list[dict]:
+    return [
+        c
+        for c in sandbox.calls
+        if c["product"] == "books" and c["method"] in ("POST", "PUT") and (org is None or c["org"] == org)
+    ]
+
+
+def invoices(sandbox, org: str, deal: str) -> list[dict]:
+    return [i for i in sandbox.orgs[org].invoices.values() if i["reference_number"] == deal]
+
+
+# --- the endpoint's contract ---------------------------------------------------------------------
+def test_a_bad_missing_or_stale_signature_is_refused_and_records_nothing(press, settings):
+    body = json.dumps({"deal_id": deal_id(1)}).encode()
+    assert press("", raw=body, headers={})[0] == 401
+    assert press("", raw=body, headers=sign(body, secret="not-the-secret"))[0] == 401
+    stale = sign(body, secret=settings.CRM_BUTTON_SECRET, timestamp_ms=int(time.time() * 1000) - 6 * 60 * 1000)
+    status, reply = press("", raw=body, headers=stale)
+    assert status == 401 and "stale" in reply["message"]
+    tampered = sign(body, secret=settings.CRM_BUTTON_SECRET)
+    assert press("", raw=body.replace(b"01", b"02"), headers=tampered)[0] == 401
+    assert InvoicePush.objects.count() == 0
+
+
+def test_a_malformed_body_is_a_400(press):
+    assert press("", raw=b"not json")[0] == 400
+    status, reply = press("", raw=b'{"user": "x@example.com"}')
+    assert status == 400 and "deal_id" in reply["message"]
+    assert press("", raw=b'{"deal_id": "../../etc"}')[0] == 400
+    assert InvoicePush.objects.count() == 0
+
+
+def test_the_endpoint_takes_only_post(client):
+    assert client.get(URL).status_code == 405
+
+
+# --- the demo deals -----------------------------------------------------------------------------
+def test_initech_adopts_the_existing_customer_and_items_and_taxes_by_authority(press, sandbox):
+    contacts_before = set(sandbox.orgs[US_ORG].contacts)
+    items_before = set(sandbox.orgs[US_ORG].items)
+    status, reply = press(deal_id(1))
+    assert (status, reply["status"]) == (202, "queued")
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed", push.error
+    # The customer the connector made from a Contact ("Initech LLC") is adopted, not duplicated.
+    assert set(sandbox.orgs[US_ORG].contacts) == contacts_before
+    assert push.plan["customer_id"] == "460000000000501"
+    assert sandbox.crm["Accounts"][account_id(1)]["Books_Customer_Id"] == "460000000000501"
+    # Widget Pro matches WID-100; the inactive SPR‐300 is reactivated, not duplicated.
+    assert set(sandbox.orgs[US_ORG].items) == items_before
+    sprocket = next(i for i in sandbox.orgs[US_ORG].items.values() if i["name"] == "Sprocket")
+    assert sprocket["status"] == "active"
+    [invoice] = invoices(sandbox, US_ORG, deal_id(1))
+    assert {ln["tax_name"] for ln in invoice["line_items"]} == {"CA Sales Tax"}
+    assert invoice["tax_authority_name"] == "BOE_CA"
+    assert invoice["total"] == Decimal("2400") + Decimal("450") + Decimal("206.63")  # 7.25% of 2850, per line
+    deal = sandbox.crm["Deals"][deal_id(1)]
+    assert (deal["Invoice_Id"], deal["Invoice_Number"], deal["Invoice_URL"]) == (
+        invoice["invoice_id"],
+        invoice["invoice_number"],
+        invoice["invoice_url"],
+    )
+
+
+def test_a_second_press_answers_200_with_the_same_invoice(press, sandbox):
+    _, first = press(deal_id(1))
+    status, again = press(deal_id(1))
+    push = InvoicePush.objects.get(pk=first["push_id"])
+    assert status == 200 and again == {
+        "status": "pushed",
+        "push_id": push.pk,
+        "invoice_id": push.invoice_id,
+        "invoice_number": push.invoice_number,
+        "invoice_url": push.invoice_url,
+        "message": f"Invoice {push.invoice_number} already exists for this deal.",
+    }
+    assert len(invoices(sandbox, US_ORG, deal_id(1))) == 1
+
+
+def test_the_steady_state_costs_one_books_call(press, sandbox):
+    press(deal_id(1))
+    twin = {**sandbox.crm["Deals"][deal_id(1)], "id": deal_id(99), "Invoice_Id": None}
+    sandbox.crm["Deals"][deal_id(99)] = twin
+    before = len(sandbox.calls)
+    _, reply = press(deal_id(99))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    books_calls = [c for c in sandbox.calls[before:] if c["product"] == "books"]
+    assert [(c["method"], c["path"]) for c in books_calls] == [("POST", "/books/v3/invoices")]
+
+
+def test_globex_gets_a_new_customer_and_matches_a_spaced_lowercase_sku(press, sandbox):
+    contacts_before = len(sandbox.orgs[US_ORG].contacts)
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed", push.error
+    assert len(sandbox.orgs[US_ORG].contacts) == contacts_before + 1
+    gadget = next(i for i in sandbox.orgs[US_ORG].items.values() if i["sku"] == "gad 200")
+    assert (
+        ItemLink.objects.get(organization_id=US_ORG, crm_product_id="5725767000000300002").books_item_id
+        == gadget["item_id"]
+    )
+    [invoice] = invoices(sandbox, US_ORG, deal_id(2))
+    assert {ln["tax_name"] for ln in invoice["line_items"]} == {"NY Sales Tax"}
+
+
+def test_a_fullwidth_sku_matches(press, sandbox):
+    _, reply = press(deal_id(12))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    flange = next(i for i in sandbox.orgs[US_ORG].items.values() if i["name"] == "Fullwidth Flange")
+    assert invoices(sandbox, US_ORG, deal_id(12))[0]["line_items"][0]["item_id"] == flange["item_id"]
+
+
+def test_the_uk_entity_waits_for_review_then_pushes(press, sandbox, django_capture_on_commit_callbacks):
+    status, reply = press(deal_id(5))
+    assert (status, reply["status"]) == (202, "pending_review")
+    assert books_writes(sandbox, UK_ORG) == []
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    reviewer = UserFactory(groups=["reviewer"])
+    with django_capture_on_commit_callbacks(execute=True):
+        push_approve(push=push, user=reviewer)
+    push.refresh_from_db()
+    assert push.state == "pushed" and push.reviewed_by == reviewer
+    [invoice] = invoices(sandbox, UK_ORG, deal_id(5))
+    assert {ln["tax_name"] for ln in invoice["line_items"]} == {"Standard Rate"}
+    assert invoice["tax_authority_name"] == "HMRC"
+
+
+def test_india_matches_an_en_dash_sku_and_creates_a_new_item(press, sandbox):
+    _, tata = press(deal_id(6))
+    _, reliance = press(deal_id(7))
+    assert InvoicePush.objects.get(pk=tata["push_id"]).state == "pushed"
+    assert InvoicePush.objects.get(pk=reliance["push_id"]).state == "pushed"
+    assert invoices(sandbox, IN_ORG, deal_id(6))[0]["line_items"][0]["tax_name"] == "GST18 (KA)"
+    new = [i for i in sandbox.orgs[IN_ORG].items.values() if i["sku"] == "QW-800"]
+    assert len(new) == 1 and invoices(sandbox, IN_ORG, deal_id(7))[0]["line_items"][0]["tax_name"] == "GST18 (MH)"
+    assert ItemLink.objects.get(organization_id=IN_ORG, crm_product_id="5725767000000300008").created_in_books
+
+
+def test_an_untaxed_deal_needs_no_tax_rule(press, sandbox):
+    sandbox.crm["Deals"][deal_id(3)]["Products"][0]["Tax"] = 0  # Texas has no rule in the tax map
+    _, reply = press(deal_id(3))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    assert (
+        "tax_id" not in invoices(sandbox, US_ORG, deal_id(3))[0]["line_items"][0]
+        or not invoices(sandbox, US_ORG, deal_id(3))[0]["line_items"][0]["tax_id"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("deal", "reason"),
+    [
+        (3, "No tax authority for US/TX in entity US-LLC."),
+        (9, "Legal entity “US-INC” (Account “Stark Industries”) is not set up here"),
+        (10, "The deal has no Account, only a Contact."),
+        (11, "The deal is at stage “Negotiation/Review”; only Closed Won deals can be invoiced."),
+        (13, "Account “Soylent Corp” has no Legal_Entity"),
+    ],
+)
+def test_deals_that_cannot_be_invoiced_are_blocked_with_reasons_and_touch_nothing(press, sandbox, deal, reason):
+    status, reply = press(deal_id(deal))
+    assert status == 422 and reply["status"] == "blocked"
+    assert any(r.startswith(reason) for r in reply["reasons"]), reply["reasons"]
+    assert reason.split(".")[0] in reply["message"]
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "blocked"
+    assert books_writes(sandbox) == []
+
+
+def test_every_reason_is_given_at_once(press, sandbox):
+    deal = sandbox.crm["Deals"][deal_id(3)]
+    deal["Stage"] = "Closed Lost"
+    deal["Products"][0]["Quantity"] = 0
+    _, reply = press(deal_id(3))
+    assert len(reply["reasons"]) == 3
+
+
+def test_a_missing_books_tax_at_the_rate_blocks(press, sandbox):
+    sandbox.crm["Deals"][deal_id(1)]["Products"][0]["Tax"] = 8.25
+    status, reply = press(deal_id(1))
+    assert status == 422
+    assert "has no 8.25% tax under the tax authority BOE_CA for US/CA" in reply["reasons"][0]
+
+
+def test_an_unknown_deal_is_blocked(press):
+    status, reply = press("5725767000000499999")
+    assert status == 422 and reply["reasons"] == ["There is no deal 5725767000000499999 in CRM."]
+
+
+# --- near-duplicates ----------------------------------------------------------------------------
+def test_near_duplicate_items_stop_the_push_until_finance_decides(press, sandbox, django_capture_on_commit_callbacks):
+    items_before = set(sandbox.orgs[US_ORG].items)
+    _, reply = press(deal_id(8))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed"
+    assert "“Doohickey” (SKU DHK-500) has no exact match" in push.error and "DHK-5OO" in push.error
+    assert "“Thingamajig” (SKU THG-600)" in push.error and "\u0422\u041dG-600" in push.error
+    assert set(sandbox.orgs[US_ORG].items) == items_before and invoices(sandbox, US_ORG, deal_id(8)) == []
+
+    user = UserFactory(groups=["finance-admin"])
+    doohickey = next(i for i in sandbox.orgs[US_ORG].items.values() if i["sku"] == "DHK-5OO")
+    item_link_choose(push=push, product_id="5725767000000300005", item_id=doohickey["item_id"], user=user)
+    item_confirm_new(push=push, product_id="5725767000000300006", user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        push_replay(push=push, user=user)
+    push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    [invoice] = invoices(sandbox, US_ORG, deal_id(8))
+    new_items = set(sandbox.orgs[US_ORG].items) - items_before
+    assert [sandbox.orgs[US_ORG].items[i]["sku"] for i in new_items] == ["THG-600"]
+    assert invoice["line_items"][0]["item_id"] == doohickey["item_id"]
+
+
+def test_several_matching_customers_need_a_decision(press, sandbox):
+    org = sandbox.orgs[US_ORG]
+    org.contacts["460000000000502"] = {
+        **org.contacts["460000000000501"],
+        "contact_id": "460000000000502",
+        "contact_name": "INITECH L.L.C.",
+        "company_name": "",
+    }
+    _, reply = press(deal_id(1))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and "2 Books customers match the Account “Initech, LLC”" in push.error
+    assert not CustomerLink.objects.exists()
+
+
+# --- failures, retries, one invoice -----------------------------------------------------------------
+def test_crm_unreachable_at_the_press_is_planned_by_the_worker(press, sandbox):
+    sandbox.add_fault("error", path="/crm/", count=1)
+    status, reply = press(deal_id(2))
+    assert (status, reply["status"]) == (202, "queued")
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+
+
+def test_a_server_error_on_create_is_retried_into_one_invoice(press, sandbox):
+    sandbox.add_fault("error", method="POST", path="/invoices", count=2)
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed" and push.attempts == 3
+    assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+
+
+def test_a_lost_create_response_yields_one_invoice(press, sandbox):
+    sandbox.add_fault("drop", method="POST", path="/invoices")
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    [invoice] = invoices(sandbox, US_ORG, deal_id(2))
+    assert push.state == "pushed" and push.invoice_id == invoice["invoice_id"]
+    assert sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == invoice["invoice_id"]
+    assert len(sandbox.calls_to("GET", r"/invoices$")) == 1  # looked up by reference before any second create
+
+
+def test_retries_stop_after_the_limit_with_a_plain_message(press, sandbox, settings):
+    settings.PUSH_MAX_ATTEMPTS = 3
+    sandbox.add_fault("error", method="POST", path="/invoices", count=50)
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and push.attempts == 3
+    assert push.error == "Gave up after 3 attempts: Internal error (Zoho code 1000)"
+    assert invoices(sandbox, US_ORG, deal_id(2)) == []
+
+
+def test_a_permanent_error_fails_at_once_and_replay_resumes_at_the_failed_step(
+    press, sandbox, django_capture_on_commit_callbacks
+):
+    sandbox.crm_locked.add(deal_id(2))
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert (push.state, push.step, push.attempts) == ("failed", "stamp", 1)
+    assert "cannot update record that is locked" in push.error and push.invoice_id
+    sandbox.crm_locked.clear()
+    status, again = press(deal_id(2))  # pressing a failed push replays it
+    push.refresh_from_db()
+    assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+    assert status == 202 and again["push_id"] == push.pk
+
+
+def test_the_timeline_records_each_call_before_it_happens_and_holds_no_secret(press, sandbox, settings):
+    _, reply = press(deal_id(2))
+    events = list(PushEvent.objects.filter(push_id=reply["push_id"]))
+    actions = [e.action for e in events]
+    assert "Create the Books invoice" in actions and "Create the Books customer" in actions
+    assert all(e.outcome != "started" for e in events)  # every call recorded its outcome
+    assert all(e.duration_ms is not None for e in events if e.action.startswith("Create"))
+    dump = json.dumps([[e.action, e.message, e.detail] for e in events])
+    for secret in (settings.ZOHO_CLIENT_SECRET, settings.ZOHO_REFRESH_TOKEN, "Zoho-oauthtoken"):
+        assert secret not in dump
+
+
+def test_the_sweeper_requeues_a_push_whose_worker_vanished():
+    stuck = InvoicePushFactory(state="running", running_since=timezone.now() - timedelta(minutes=30), step="invoice")
+    fresh = InvoicePushFactory(state="running", running_since=timezone.now())
+    due = push_sweep()
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.state == "queued" and stuck.pk in due
+    assert fresh.state == "running" and fresh.pk not in due
+    assert stuck.events.filter(action="Sweeper re-queued the push").exists()
+
+
+def test_our_own_limiter_holds_calls_back_before_books_would_refuse_them(press, sandbox, settings):
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 2
+    settings.BOOKS_RATE_LIMIT_MAX_WAIT = 0
+    settings.PUSH_MAX_ATTEMPTS = 1
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and "Holding back" in push.error
+    assert not [c for c in sandbox.calls if c["status"] == 429]  # Books never had to refuse us
