@@ -132,6 +132,8 @@ BOOKS_WEBHOOK_TOKEN = env.str("BOOKS_WEBHOOK_TOKEN", default="")
 CLIQ_WEBHOOK_URL = env.str("CLIQ_WEBHOOK_URL", default="")
 BOOKS_RATE_LIMIT_PER_MINUTE = env.int("BOOKS_RATE_LIMIT_PER_MINUTE", default=90)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+# The limit's window (Books counts per minute); shorter only in tests and benchmarks.
+BOOKS_RATE_LIMIT_WINDOW_SECONDS = env.float("BOOKS_RATE_LIMIT_WINDOW_SECONDS", default=60.0)
 # A worker waits at most this long for a free Books slot before handing the push back for a later retry.
 BOOKS_RATE_LIMIT_MAX_WAIT = env.float("BOOKS_RATE_LIMIT_MAX_WAIT", default=20.0)
 # Push retries: exponential backoff with jitter from the base, capped, for this many attempts in all.

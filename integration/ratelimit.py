@@ -16,9 +16,7 @@ from collections import defaultdict, deque
 
 from django.conf import settings
 
-from integration.zoho.errors import ZohoRateLimited
-
-WINDOW_SECONDS = 60.0
+from integration.zoho.errors import ZohoDeferred
 
 _ACQUIRE = """
 local key, limit, window, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -42,9 +40,9 @@ class RedisWindow:
         self.client = redis.Redis.from_url(url)
         self.script = self.client.register_script(_ACQUIRE)
 
-    def try_acquire(self, key: str, limit: int) -> float:
+    def try_acquire(self, key: str, limit: int, window: float) -> float:
         """0 when a slot was taken, else seconds until one frees up."""
-        return float(self.script(keys=[f"ratelimit:books:{key}"], args=[limit, WINDOW_SECONDS, uuid.uuid4().hex]))
+        return float(self.script(keys=[f"ratelimit:books:{key}"], args=[limit, window, uuid.uuid4().hex]))
 
     def reset(self) -> None:
         for key in self.client.scan_iter("ratelimit:books:*"):
@@ -56,16 +54,16 @@ class LocalWindow:
         self.lock = threading.Lock()
         self.calls: dict[str, deque] = defaultdict(deque)
 
-    def try_acquire(self, key: str, limit: int) -> float:
+    def try_acquire(self, key: str, limit: int, window: float) -> float:
         with self.lock:
             now = time.monotonic()
-            window = self.calls[key]
-            while window and window[0] <= now - WINDOW_SECONDS:
-                window.popleft()
-            if len(window) < limit:
-                window.append(now)
+            calls = self.calls[key]
+            while calls and calls[0] <= now - window:
+                calls.popleft()
+            if len(calls) < limit:
+                calls.append(now)
                 return 0.0
-            return window[0] + WINDOW_SECONDS - now
+            return calls[0] + window - now
 
     def reset(self) -> None:
         with self.lock:
@@ -85,19 +83,20 @@ def _window() -> RedisWindow | LocalWindow:
 def books_acquire(organization_id: str, *, max_wait: float | None = None) -> float:
     """Take one Books call slot for the organization, waiting up to `max_wait` seconds for it.
 
-    Returns the seconds waited. Raises `ZohoRateLimited` (retryable, with `retry_after`) rather than
+    Returns the seconds waited. Raises `ZohoDeferred` (retryable, with `retry_after`) rather than
     hold a worker longer than `max_wait`.
     """
-    limit = settings.BOOKS_RATE_LIMIT_PER_MINUTE
+    limit, window = settings.BOOKS_RATE_LIMIT_PER_MINUTE, settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS
     budget = settings.BOOKS_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
     waited = 0.0
     while True:
-        wait = _window().try_acquire(organization_id, limit)
+        wait = _window().try_acquire(organization_id, limit, window)
         if wait <= 0:
             return waited
         if waited + wait > budget:
-            raise ZohoRateLimited(
-                f"Holding back: the limit of {limit} Books calls per minute for organization "
+            raise ZohoDeferred(
+                f"Holding back: the limit of {limit} Books calls per "
+                f"{'minute' if window == 60 else f'{window:g} s'} for organization "
                 f"{organization_id} is used up",
                 retry_after=wait,
             )

@@ -15,6 +15,9 @@ for name, value in {
     "ZOHO_REFRESH_TOKEN": "sandbox-refresh-token",
     "CRM_BUTTON_SECRET": "test-button-secret",
     "BOOKS_WEBHOOK_TOKEN": "test-webhook-token",
+    # Retries in tests wait milliseconds, not minutes.
+    "PUSH_RETRY_BASE_SECONDS": "0.01",
+    "PUSH_RETRY_MAX_SECONDS": "0.05",
     "CLIQ_WEBHOOK_URL": "http://zoho-sandbox.test/api/v2/channelsbyname/payments/message?zapikey=sandbox-zapikey",
 }.items():
     os.environ.setdefault(name, value)

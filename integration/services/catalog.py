@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 from integration.normalize import normalize_name, normalize_sku, sku_skeleton
 from integration.zoho.books import BooksClient
-from integration.zoho.errors import ZohoRateLimited
+from integration.zoho.errors import ZohoDeferred
 
 ITEMS_CACHE_SECONDS = 300
 NEAR_RATIO = 90  # rapidfuzz ratio on normalized SKUs at or above which two SKUs are "near"
@@ -117,7 +117,7 @@ def creation_lock(kind: str, organization_id: str, key: str) -> Iterator[None]:
     name = f"books:create:{kind}:{organization_id}:{key}"
     token = uuid.uuid4().hex
     if not cache.add(name, token, CREATE_LOCK_SECONDS):
-        raise ZohoRateLimited(f"Another push is creating the same Books {kind} ({key}) right now", retry_after=5)
+        raise ZohoDeferred(f"Another push is creating the same Books {kind} ({key}) right now", retry_after=5)
     try:
         yield
     finally:

@@ -46,7 +46,7 @@ from integration.services.catalog import (
 from integration.services.planning import PushBlocked, deal_plan
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
-from integration.zoho.errors import ZohoError, ZohoNotFound, ZohoRejected, ZohoRetryable
+from integration.zoho.errors import ZohoDeferred, ZohoError, ZohoNotFound, ZohoRejected, ZohoRetryable
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +332,17 @@ def push_execute(*, push_id: int) -> float | None:
         run.finish(State.BLOCKED, "Blocked", reasons=blocked.reasons, error=" ".join(blocked.reasons))
     except PushNeedsDecision as decision:
         run.finish(State.FAILED, "Needs a decision", error=str(decision))
+    except ZohoDeferred as exc:
+        # Our own pacing, not a failure: hand the slot back without spending an attempt.
+        delay = (exc.retry_after or 1.0) + random.uniform(0, 1.0)
+        run.finish(
+            State.QUEUED,
+            f"Waiting {delay:.0f} s",
+            error=str(exc),
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+        return delay
     except (ZohoError, SoftTimeLimitExceeded) as exc:
         if isinstance(exc, SoftTimeLimitExceeded):
             exc = ZohoRetryable("The attempt ran out of time")
@@ -368,8 +379,12 @@ class _Run:
         )
         if not updated:
             raise LeaseLost()
+        expressions = [key for key, value in fields.items() if hasattr(value, "resolve_expression")]
         for key, value in fields.items():
-            setattr(self.push, key, value)
+            if key not in expressions:
+                setattr(self.push, key, value)
+        if expressions:
+            self.push.refresh_from_db(fields=expressions)
 
     def check_lease(self) -> None:
         """Before any Books/CRM write: make sure this run still owns the push."""

@@ -40,6 +40,11 @@ class ZohoRateLimited(ZohoRetryable):
         super().__init__(message, **kwargs)
 
 
+class ZohoDeferred(ZohoRateLimited):
+    """We chose to wait (our own Books rate limit, another worker creating the same record).
+    Nothing failed: the attempt does not count against the retry budget."""
+
+
 class ZohoAuthError(ZohoError):
     """Zoho refused our credentials even after one refresh."""
 

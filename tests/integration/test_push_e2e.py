@@ -185,3 +185,16 @@ def test_a_429_storm_slows_pushes_down_without_failing_them(stack, http_sandbox,
     assert sum(p.attempts for p in pushes) > 2
     assert len([c for c in http_sandbox.calls if c["status"] == 429]) == 8
     assert time.monotonic() - started > 2  # Retry-After was honoured, not hammered
+
+
+def test_the_sandbox_crm_button_signs_and_calls_us_like_deluge(stack, http_sandbox, settings):
+    stack.start_worker()
+    http_sandbox.crm_button_url = f"{stack.web_url}/api/crm/generate-invoice/"
+    http_sandbox.crm_button_secret = settings.CRM_BUTTON_SECRET
+    with httpx.Client(base_url=http_sandbox.base_url, timeout=40) as crm:
+        first = crm.post(f"/__sandbox__/crm/deals/{deal_id(2)}/generate-invoice").json()
+        assert first["http_status"] == 202 and first["reply"]["status"] == "queued"
+        wait_for(lambda: settled(first["reply"]["push_id"]), "the push")
+        again = crm.post(f"/__sandbox__/crm/deals/{deal_id(2)}/generate-invoice").json()
+        assert again["http_status"] == 200 and again["reply"]["status"] == "pushed"
+        assert "Generate Invoice" in crm.get("/").text

@@ -333,11 +333,18 @@ def test_the_sweeper_requeues_a_push_whose_worker_vanished():
     assert stuck.events.filter(action="Sweeper re-queued the push").exists()
 
 
-def test_our_own_limiter_holds_calls_back_before_books_would_refuse_them(press, sandbox, settings):
-    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 2
+def test_our_own_limiter_paces_calls_without_failing_the_push(press, sandbox, settings):
+    # Books allows 4 calls per (shortened) window; we allow ourselves 3 and never wait inside a call.
+    # (Creating a customer takes three calls in one attempt: search, search again under the lock, create.)
+    settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS = 1.0
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 3
     settings.BOOKS_RATE_LIMIT_MAX_WAIT = 0
-    settings.PUSH_MAX_ATTEMPTS = 1
+    settings.PUSH_MAX_ATTEMPTS = 1  # waiting for a slot is not a failed attempt
+    sandbox.books_rate_limit_per_minute, sandbox.books_rate_window_seconds = 4, 1.0
+    started = time.monotonic()
     _, reply = press(deal_id(2))
     push = InvoicePush.objects.get(pk=reply["push_id"])
-    assert push.state == "failed" and "Holding back" in push.error
+    assert push.state == "pushed", push.error
+    assert push.events.filter(message__startswith="Holding back").exists()
+    assert time.monotonic() - started >= 1.0  # seven Books calls at three per second
     assert not [c for c in sandbox.calls if c["status"] == 429]  # Books never had to refuse us

@@ -42,6 +42,8 @@ class Command(BaseCommand):
         sandbox.webhook_url = webhook_url
         sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
         sandbox.books_rate_limit_per_minute = rate_limit
+        sandbox.crm_button_url = f"{settings.PUBLIC_BASE_URL}/api/crm/generate-invoice/"
+        sandbox.crm_button_secret = settings.CRM_BUTTON_SECRET
         if options["verbosity"] > 1:
             self.stdout.write(FIDELITY)
         summary = sandbox.summary()

@@ -915,12 +915,27 @@ def home_page(sb: Sandbox) -> Response:
                     f"<td>{inv['total']} {inv['currency_code']}</td><td>{inv['balance']}</td>"
                     f"<td>{inv['status']}</td><td>{actions}</td></tr>"
                 )
+    deals = []
+    with sb.lock:
+        for deal in sb.crm["Deals"].values():
+            account = (deal.get("Account_Name") or {}).get("name") or "— (contact only)"
+            invoice = deal.get("Invoice_Number") or ""
+            deals.append(
+                f"<tr><td>{html.escape(deal['Deal_Name'])}</td><td>{html.escape(account)}</td>"
+                f"<td>{html.escape(deal.get('Stage') or '')}</td><td>{invoice}</td>"
+                f"<td>{html.escape(deal.get('Payment_Status') or '')}</td>"
+                f"<td><button onclick=\"gen('{deal['id']}')\">Generate Invoice</button></td></tr>"
+            )
     body = f"""<!doctype html><title>Zoho sandbox</title>
 <style>body{{font-family:system-ui;margin:2rem}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd}}</style>
 <h1>Zoho sandbox</h1><p>Stand-in for Zoho Accounts, CRM, Books and Cliq. Control API: <code>/__sandbox__/</code>.</p>
+<h2>CRM deals</h2><table><tr><th>Deal</th><th>Account</th><th>Stage</th><th>Invoice</th><th>Payment</th><th></th></tr>
+{"".join(deals)}</table><p id=reply></p>
 <h2>Books invoices</h2><table><tr><th>Organization</th><th>Number</th><th>Customer</th><th>Reference (deal)</th>
 <th>Total</th><th>Balance</th><th>Status</th><th></th></tr>{"".join(rows) or "<tr><td colspan=8>No invoices yet.</td></tr>"}</table>
-<script>function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}</script>"""
+<script>function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}
+function gen(d){{fetch('/__sandbox__/crm/deals/'+d+'/generate-invoice',{{method:'POST'}}).then(r=>r.json()).then(j=>{{
+alert('Invoice Bridge answered '+j.http_status+': '+((j.reply||j).message||''));location.reload()}})}}</script>"""
     return Response(200, body, content_type="text/html; charset=utf-8")
 
 

@@ -189,6 +189,7 @@ class Sandbox:
         # Books
         self.orgs: dict[str, Any] = {}
         self.books_rate_limit_per_minute = 100
+        self.books_rate_window_seconds = 60.0  # Books counts per minute; shorter only to speed up tests
         self.books_send_retry_after = False
         self.books_daily_limit = 10_000
         self.books_concurrency_limit = 10
@@ -204,6 +205,9 @@ class Sandbox:
         # CRM
         self.crm: dict[str, dict[str, dict]] = {"Deals": {}, "Accounts": {}, "Contacts": {}, "Products": {}}
         self.crm_locked: set[str] = set()
+        # The CRM "Generate Invoice" button: a Deluge function that signs and calls our endpoint.
+        self.crm_button_url = ""  # e.g. http://127.0.0.1:8000/api/crm/generate-invoice/
+        self.crm_button_secret = ""
         self.crm_writes: list[dict] = []
         # Cliq
         self.cliq_zapikey = cliq_zapikey
@@ -276,6 +280,9 @@ class Sandbox:
             if match and route.method == req.method:
                 if product == "books":
                     return self._books_call(req, route, match.groupdict())
+                if product == "control":
+                    # Control actions take the lock themselves: the CRM button calls our app, which calls back in.
+                    return route.handler(req, **match.groupdict())
                 with self.lock:
                     resp = route.handler(req, **match.groupdict())
                 return self._record(req, product, resp)
@@ -460,6 +467,9 @@ class Sandbox:
         if action == "clock" and req.method == "POST":
             self.advance_clock(float(data.get("advance", 0)))
             return Response(200, {"now": self.stamp()})
+        m = re.fullmatch(r"crm/deals/(?P<deal>\d+)/generate-invoice", action)
+        if m and req.method == "POST":
+            return self.crm_button_press(m["deal"], str(data.get("user") or "ae@acme.example"))
         if action == "settings" and req.method in ("POST", "PATCH"):
             allowed = {
                 "books_rate_limit_per_minute",
@@ -474,8 +484,9 @@ class Sandbox:
             unknown = set(data) - allowed
             if unknown:
                 return Response(400, {"error": f"unknown settings: {sorted(unknown)}"})
-            for key, value in data.items():
-                setattr(self, key, value)
+            with self.lock:
+                for key, value in data.items():
+                    setattr(self, key, value)
             return Response(200, {k: getattr(self, k) for k in sorted(allowed)})
         if action == "oauth/revoke" and req.method == "POST":
             if data.get("refresh_token") not in self.refresh_tokens:
@@ -483,20 +494,51 @@ class Sandbox:
             self.revoke_refresh_token(data["refresh_token"])
             return Response(200, {"ok": True})
         if action == "crm/lock" and req.method == "POST":
-            (self.crm_locked.add if data.get("locked", True) else self.crm_locked.discard)(str(data.get("id")))
-            return Response(200, {"locked": sorted(self.crm_locked)})
+            with self.lock:
+                (self.crm_locked.add if data.get("locked", True) else self.crm_locked.discard)(str(data.get("id")))
+                return Response(200, {"locked": sorted(self.crm_locked)})
         if action == "calls" and req.method == "GET":
-            return Response(200, {"calls": self.calls[-500:], "total": len(self.calls)})
+            with self.lock:
+                return Response(200, {"calls": self.calls[-500:], "total": len(self.calls)})
         if action == "cliq" and req.method == "GET":
-            return Response(200, {"messages": self.cliq_messages})
+            with self.lock:
+                return Response(200, {"messages": list(self.cliq_messages)})
         if action == "webhooks" and req.method == "GET":
-            return Response(200, {"outbox": self.outbox, "log": self.webhook_log[-200:]})
+            with self.lock:
+                return Response(200, {"outbox": list(self.outbox), "log": self.webhook_log[-200:]})
         if action == "webhooks/flush" and req.method == "POST":
             return Response(200, {"delivered": self.flush_webhooks()})
         m = re.fullmatch(r"books/(?P<org>\d+)/invoices/(?P<inv>\d+)/(?P<what>pay|overdue|send|void)", action)
         if m and req.method == "POST":
             return self.books_demo_action(m["org"], m["inv"], m["what"], data)
         return Response(404, {"error": f"unknown control action {req.method} /__sandbox__/{action}"})
+
+    def crm_button_press(self, deal_id: str, user: str) -> Response:
+        """What the CRM's Deluge function does: sign `ts + "." + body` with HMAC-SHA256 and call out."""
+        import hashlib
+        import hmac
+
+        import httpx
+
+        if not (self.crm_button_url and self.crm_button_secret):
+            return Response(400, {"message": "The sandbox CRM button is not configured (crm_button_url/secret)."})
+        body = json.dumps({"deal_id": deal_id, "user": user}).encode()
+        ts = str(int(time.time() * 1000))
+        signature = hmac.new(self.crm_button_secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        try:
+            resp = httpx.post(
+                self.crm_button_url,
+                content=body,
+                timeout=40,  # Deluge's invokeurl gives up at 40 s
+                headers={"Content-Type": "application/json", "X-Timestamp": ts, "X-Signature": signature},
+            )
+        except httpx.HTTPError as exc:
+            return Response(502, {"message": f"Could not reach Invoice Bridge: {type(exc).__name__}"})
+        try:
+            reply = resp.json()
+        except ValueError:
+            reply = {"message": resp.text[:500]}
+        return Response(200, {"http_status": resp.status_code, "reply": reply})
 
     def summary(self) -> dict:
         with self.lock:
@@ -612,12 +654,13 @@ class Sandbox:
     def _books_limits(self, org_id: str) -> Response | None:
         now = self.clock.time()
         window = self.books_window[org_id]
-        while window and window[0] <= now - 60:
+        span = self.books_rate_window_seconds
+        while window and window[0] <= now - span:
             window.popleft()
         if len(window) >= self.books_rate_limit_per_minute:
             headers = {}
             if self.books_send_retry_after:
-                headers["Retry-After"] = str(max(1, int(window[0] + 60 - now + 0.999)))
+                headers["Retry-After"] = str(max(1, int(window[0] + span - now + 0.999)))
             return Response(
                 429,
                 {"code": 44, "message": "You have made too many requests. Please try again after some time."},

@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Push benchmark: N deals through real Celery workers against the Zoho sandbox over HTTP, with the
+sandbox's per-organization Books limit scaled down so the limit, not the machine, is what is measured.
+
+    .venv/bin/python bench/push_bench.py --deals 40 --limit 40 --workers 2
+
+Uses PostgreSQL (database `bench_bridge`, created if missing) and Redis db 13 (flushed). Reports
+pushes per minute against the ceiling the limit allows, Books calls per push (overall and in the steady
+state, when customer and items are already linked), 429s received, and the press latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deals", type=int, default=40)
+    parser.add_argument("--limit", type=int, default=40, help="Books calls per organization per minute (sandbox)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=4, help="threads per worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    ours = max(1, int(args.limit * 0.9))  # our limiter stays under Books' own, as 90 does under 100
+    sandbox_url = f"http://127.0.0.1:{args.port}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "true",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": args.database,
+        "CELERY_BROKER_URL": args.redis,
+        "REDIS_URL": args.redis,
+        "ZOHO_ACCOUNTS_URL": sandbox_url,
+        "ZOHO_API_DOMAIN": sandbox_url,
+        "ZOHO_CLIENT_ID": "bench-client",
+        "ZOHO_CLIENT_SECRET": "bench-secret",
+        "ZOHO_REFRESH_TOKEN": "bench-refresh",
+        "CRM_BUTTON_SECRET": "bench",
+        "BOOKS_RATE_LIMIT_PER_MINUTE": str(ours),
+        "BOOKS_RATE_LIMIT_MAX_WAIT": "30",
+    }
+    os.environ.update(env)
+    _create_database(args.database)
+
+    import django
+    import redis
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from integration.models import InvoicePush
+    from integration.services.push import push_request
+    from integration.zoho.sandbox import Sandbox, serve
+    from integration.zoho.sandbox.demo import US_ORG, deal_id
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    call_command("import_legal_entities", str(ROOT / "demo/legal_entities.csv"), verbosity=0)
+    call_command("import_tax_map", str(ROOT / "demo/tax_map.csv"), verbosity=0)
+    redis.Redis.from_url(args.redis).flushdb()
+
+    sandbox = Sandbox(
+        base_url=sandbox_url,
+        clients={"bench-client": "bench-secret"},
+        refresh_tokens={"bench-refresh": "bench-client"},
+        demo=True,
+    )
+    sandbox.books_rate_limit_per_minute = args.limit
+    serve(sandbox, port=args.port, background=True)
+    templates = [1, 2, 12]  # two accounts (one new customer, one adopted), five products, all US
+    deals = []
+    for n in range(args.deals):
+        new_id = deal_id(50000 + n)
+        sandbox.crm["Deals"][new_id] = {**sandbox.crm["Deals"][deal_id(templates[n % 3])], "id": new_id}
+        deals.append(new_id)
+
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                str(args.concurrency),
+                "-l",
+                "WARNING",
+                "-n",
+                f"bench{i}@%h",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(args.workers)
+    ]
+    time.sleep(4)  # workers connect
+    try:
+        latencies, push_ids = [], []
+        started = time.monotonic()
+        for deal in deals:
+            t = time.monotonic()
+            push_ids.append(push_request(deal_id=deal, user="bench@acme.example").pk)
+            latencies.append((time.monotonic() - t) * 1000)
+        while InvoicePush.objects.filter(pk__in=push_ids, state__in=["queued", "running"]).exists():
+            if time.monotonic() - started > 1800:
+                raise SystemExit("benchmark timed out")
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        for w in workers:
+            os.killpg(w.pid, signal.SIGTERM)
+
+    wall_start = timezone.now() - timedelta(seconds=elapsed)
+    finished = sorted(
+        (p.updated_at - wall_start).total_seconds() for p in InvoicePush.objects.filter(pk__in=push_ids, state="pushed")
+    )
+    after_first_window = [t for t in finished if t > 60]
+    sustained = (
+        (len(after_first_window) / (finished[-1] - 60) * 60) if after_first_window and finished[-1] > 60 else None
+    )
+    states = {s: InvoicePush.objects.filter(pk__in=push_ids, state=s).count() for s in ("pushed", "failed", "blocked")}
+    books_calls = [c for c in sandbox.calls if c["product"] == "books" and c["org"] == US_ORG]
+    invoices = [
+        c for c in books_calls if c["method"] == "POST" and c["path"] == "/books/v3/invoices" and c["status"] == 201
+    ]
+    # Steady state: the calls made after the last customer/item/tax call (everything linked and cached).
+    setup = [i for i, c in enumerate(books_calls) if not (c["method"] == "POST" and c["path"] == "/books/v3/invoices")]
+    steady = books_calls[setup[-1] + 1 :] if setup else books_calls
+    steady_invoices = [c for c in steady if c["status"] == 201]
+    result = {
+        "deals": args.deals,
+        "workers": args.workers,
+        "threads_per_worker": args.concurrency,
+        "books_limit_per_minute": args.limit,
+        "our_limit_per_minute": ours,
+        **states,
+        "elapsed_s": round(elapsed, 1),
+        "pushes_per_minute": round(states["pushed"] / elapsed * 60, 1),
+        # The first window allows a burst of the whole limit; after it, the limit alone sets the pace.
+        "sustained_pushes_per_minute_after_first_window": round(sustained, 1) if sustained else None,
+        "ceiling_pushes_per_minute": ours,  # at one Books call per push
+        "books_calls_per_push": round(len(books_calls) / max(1, len(invoices)), 2),
+        "steady_books_calls_per_push": round(len(steady) / max(1, len(steady_invoices)), 2),
+        "books_429s": sum(1 for c in books_calls if c["status"] == 429),
+        "press_latency_ms_p50": round(statistics.median(latencies), 1),
+        "press_latency_ms_p99": round(sorted(latencies)[int(len(latencies) * 0.99) - 1], 1),
+    }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"push-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+if __name__ == "__main__":
+    main()
