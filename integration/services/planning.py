@@ -31,11 +31,18 @@ class PushBlocked(Exception):
 
 
 def org_taxes(books: BooksClient, organization_id: str) -> list[dict]:
-    """The organization's Books taxes, cached for ten minutes (taxes rarely change)."""
+    """The organization's Books taxes, each with its authority's name, cached for ten minutes."""
     key = f"books:taxes:{organization_id}"
     taxes = cache.get(key)
     if taxes is None:
         taxes = books.taxes(organization_id)
+        if any(t.get("tax_authority_id") and not t.get("tax_authority_name") for t in taxes):
+            # Some listings name the authority only by id: look the names up once.
+            names = {a["tax_authority_id"]: a["tax_authority_name"] for a in books.tax_authorities(organization_id)}
+            taxes = [
+                {**t, "tax_authority_name": t.get("tax_authority_name") or names.get(t["tax_authority_id"], "")}
+                for t in taxes
+            ]
         cache.set(key, taxes, TAXES_CACHE_SECONDS)
     return taxes
 

@@ -46,7 +46,15 @@ from integration.services.catalog import (
 from integration.services.planning import PushBlocked, deal_plan
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
-from integration.zoho.errors import ZohoDeferred, ZohoError, ZohoNotFound, ZohoRejected, ZohoRetryable
+from integration.zoho.errors import (
+    ZohoAuthError,
+    ZohoDeferred,
+    ZohoError,
+    ZohoNotFound,
+    ZohoRateLimited,
+    ZohoRejected,
+    ZohoRetryable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -647,11 +655,18 @@ class _Run:
                     invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
         if invoice is None:
             payload = self._invoice_payload()
+            self.books.take_slot(self.org)  # wait for the rate limit *before* recording the attempt
             plan["invoice_attempted"] = True
             self.save_plan()  # recorded before the call: a lost answer is looked up next time
             self.check_lease()
-            with self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}):
-                invoice = self.books.invoice_create(self.org, payload)
+            try:
+                with self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}):
+                    invoice = self.books.invoice_create(self.org, payload)
+            except (ZohoRateLimited, ZohoRejected, ZohoAuthError):
+                # A definite refusal: Books did not act, so the next attempt need not look it up first.
+                plan["invoice_attempted"] = False
+                self.save_plan()
+                raise
         self._update(
             invoice_id=invoice["invoice_id"],
             invoice_number=invoice.get("invoice_number") or "",

@@ -348,3 +348,19 @@ def test_our_own_limiter_paces_calls_without_failing_the_push(press, sandbox, se
     assert push.events.filter(message__startswith="Holding back").exists()
     assert time.monotonic() - started >= 1.0  # seven Books calls at three per second
     assert not [c for c in sandbox.calls if c["status"] == 429]  # Books never had to refuse us
+
+
+def test_tax_authorities_named_only_by_id_are_looked_up(press, sandbox):
+    for tax in sandbox.orgs[US_ORG].taxes.values():
+        tax["tax_authority_name"] = ""
+    _, reply = press(deal_id(1))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    assert sandbox.calls_to("GET", "/settings/taxauthorities")
+
+
+def test_a_refused_create_is_retried_without_a_lookup(press, sandbox):
+    sandbox.add_fault("rate_limit", method="POST", path="/invoices", count=2)
+    _, reply = press(deal_id(2))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+    assert sandbox.calls_to("GET", r"/invoices$") == []  # a 429 means Books did not act

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from integration import ratelimit
+from integration.zoho.errors import ZohoDeferred
+
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_limiter(settings):
+    settings.REDIS_URL = REDIS
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
+def test_the_limit_is_shared_by_every_process(redis_limiter, settings):
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 12
+    script = (
+        "import django; django.setup();"
+        "from integration.ratelimit import books_acquire;"
+        "from integration.zoho.errors import ZohoDeferred\n"
+        "got = 0\n"
+        "for _ in range(10):\n"
+        "    try:\n"
+        "        books_acquire('60001001', max_wait=0); got += 1\n"
+        "    except ZohoDeferred:\n"
+        "        pass\n"
+        "print(got)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "REDIS_URL": REDIS,
+        "BOOKS_RATE_LIMIT_PER_MINUTE": "12",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    granted = [int(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
+    assert sum(granted) == 12  # thirty attempts from three processes, twelve slots in the window
+    with pytest.raises(ZohoDeferred):
+        ratelimit.books_acquire("60001001", max_wait=0)
+    ratelimit.books_acquire("60002002", max_wait=0)  # other organizations have their own window
+
+
+def test_a_caller_waits_for_a_slot_when_allowed(redis_limiter, settings):
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 2
+    settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS = 0.5
+    started = time.monotonic()
+    waits = [ratelimit.books_acquire("org", max_wait=5) for _ in range(5)]
+    assert waits[:2] == [0.0, 0.0] and waits[2] > 0 and waits[4] > 0  # slots free two at a time
+    assert time.monotonic() - started >= 1.0  # five calls at two per half second
+
+
+def test_deferral_says_how_long_to_wait(redis_limiter, settings):
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 1
+    ratelimit.books_acquire("org", max_wait=0)
+    with pytest.raises(ZohoDeferred) as excinfo:
+        ratelimit.books_acquire("org", max_wait=0)
+    assert 60 < excinfo.value.retry_after <= 61 and excinfo.value.retryable  # 60 s plus the latency guard
+    assert "the limit of 1 Books calls per minute for organization org" in str(excinfo.value)
+
+
+def test_without_redis_the_window_is_in_process(settings):
+    settings.REDIS_URL = ""
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 3
+    ratelimit.reset()
+    for _ in range(3):
+        ratelimit.books_acquire("org", max_wait=0)
+    with pytest.raises(ZohoDeferred):
+        ratelimit.books_acquire("org", max_wait=0)
