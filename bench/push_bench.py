@@ -73,6 +73,7 @@ def main() -> None:
     from integration.services.push import push_request
     from integration.zoho.sandbox import Sandbox, serve
     from integration.zoho.sandbox.demo import US_ORG, deal_id
+    from tests.stack import worker_command
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
@@ -97,25 +98,7 @@ def main() -> None:
 
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-P",
-                "threads",
-                "-c",
-                str(args.concurrency),
-                "-l",
-                "WARNING",
-                "-n",
-                f"bench{i}@%h",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(f"bench{i}", concurrency=args.concurrency, loglevel="WARNING"),
             cwd=ROOT,
             env={**os.environ},
             stdout=subprocess.DEVNULL,

@@ -19,6 +19,29 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 
 
+def worker_command(name: str, *, concurrency: int, loglevel: str) -> list[str]:
+    """A Celery worker on the threads pool, without the chatter a short-lived test worker does not need."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-P",
+        "threads",
+        "-c",
+        str(concurrency),
+        "-l",
+        loglevel,
+        "-n",
+        f"{name}@%h",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 class Stack:
     def __init__(
         self, *, sandbox_url: str, database_url: str, redis_url: str, web_port: int, extra_env: dict | None = None
@@ -71,25 +94,7 @@ class Stack:
     def start_worker(
         self, name: str = "worker", *, beat: bool = False, concurrency: int = 4, env: dict | None = None
     ) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-P",
-            "threads",
-            "-c",
-            str(concurrency),
-            "-l",
-            "INFO",
-            "-n",
-            f"{name}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+        args = worker_command(name, concurrency=concurrency, loglevel="INFO")
         if beat:
             args += ["-B", "-s", str(self.logs / f"{name}-beat-schedule")]
         self._start(name, args, env)
