@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/crm/generate-invoice/", integration_views.crm_generate_invoice, name="crm-generate-invoice"),
+    path("api/books/webhook/<str:organization_id>/", integration_views.books_webhook, name="books-webhook"),
     path("", include("integration.urls")),
 ]

@@ -236,3 +236,101 @@ class ZohoAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"Zoho access token (refreshed {self.refresh_count} times)"
+
+
+class WebhookDelivery(models.Model):
+    """One Books webhook as received (headers redacted). A nudge: the entity is re-read before use."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        PARKED = "parked", "Parked (invoice not known yet)"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    organization_id = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, blank=True, help_text="invoice, creditnote, payment, creditnote_refund…")
+    entity_id = models.CharField(max_length=40, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED)
+    parked_invoice_id = models.CharField(max_length=40, blank=True, db_index=True)
+    note = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind or 'unknown'} {self.entity_id} ({self.state})"
+
+
+class InvoiceSync(models.Model):
+    """What we last read from Books for one of our invoices, and what we last wrote to its deal."""
+
+    organization_id = models.CharField(max_length=40)
+    invoice_id = models.CharField(max_length=40)
+    push = models.OneToOneField(InvoicePush, on_delete=models.CASCADE, related_name="sync")
+    books_status = models.CharField(max_length=30, blank=True)
+    books_last_modified = models.CharField(max_length=40, blank=True)
+    books_fingerprint = models.CharField(max_length=200, blank=True, help_text="What we used of the invoice last time.")
+    payment_status = models.CharField(max_length=30, blank=True, help_text="Last value written to the deal.")
+    credited_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    refunded_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    creditnote_ids = models.JSONField(default=list, blank=True, help_text="Credit notes raised against the invoice.")
+    creditnotes = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")
+    payments = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")
+    crm_writes = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "invoice_id"], name="one_sync_per_invoice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.invoice_id}: {self.payment_status or 'not synced'}"
+
+
+class CliqPost(models.Model):
+    """One Cliq message per customer payment on an invoice; the unique constraint makes it exactly one."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (no Cliq URL)"
+
+    organization_id = models.CharField(max_length=40)
+    payment_id = models.CharField(max_length=40)
+    invoice_id = models.CharField(max_length=40)
+    push = models.ForeignKey(InvoicePush, null=True, on_delete=models.SET_NULL, related_name="cliq_posts")
+    text = models.TextField()
+    card_title = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "payment_id", "invoice_id"], name="one_cliq_post_per_payment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cliq post for payment {self.payment_id} ({self.state})"
+
+
+class ReconcileCursor(models.Model):
+    """When reconciliation last ran for a Books organization."""
+
+    organization_id = models.CharField(max_length=40, unique=True)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} reconciled at {self.last_run_at:%Y-%m-%d %H:%M}"

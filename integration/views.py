@@ -12,14 +12,15 @@ import time
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from integration import selectors
-from integration.models import InvoicePush, LegalEntity, TaxRule
+from integration.models import InvoicePush, InvoiceSync, LegalEntity, TaxRule
 from integration.services.push import push_request
+from integration.services.webhooks import webhook_receive
 
 logger = logging.getLogger(__name__)
 SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000
@@ -47,6 +48,20 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"
     return render(request, template, context)
+
+
+@login_required
+def push_detail(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """One push: its plan, outcome and timeline; payments, credit notes and refunds from Books, read-only."""
+    push = get_object_or_404(InvoicePush.objects.select_related("legal_entity"), pk=push_id)
+    context = {
+        "push": push,
+        "events": push.events.all(),
+        "sync": InvoiceSync.objects.filter(push=push).first(),
+        "cliq_posts": push.cliq_posts.order_by("created_at"),
+        "token_problem": selectors.zoho_token_problem(),
+    }
+    return render(request, "integration/push_detail.html", context)
 
 
 def _signature_problem(request: HttpRequest) -> str:
@@ -134,3 +149,25 @@ def _push_reply(push: InvoicePush) -> JsonResponse:
             push_id=push.pk,
         )
     return _reply(202, "Accepted: the invoice is being created.", status="queued", push_id=push.pk)
+
+
+@csrf_exempt
+@require_POST
+def books_webhook(request: HttpRequest, organization_id: str) -> JsonResponse:
+    """A Books workflow webhook ("Default payload"), authenticated by the X-Webhook-Token header."""
+    expected = settings.BOOKS_WEBHOOK_TOKEN
+    token = request.headers.get("X-Webhook-Token", "")
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        return _reply(401, "Missing or wrong X-Webhook-Token.")
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _reply(400, 'The body must be the entity JSON Books sends, e.g. {"invoice": {…}}.')
+    if not isinstance(payload, dict):
+        return _reply(400, "The body must be a JSON object.")
+    delivery = webhook_receive(organization_id=organization_id, payload=payload, headers=dict(request.headers))
+    return _reply(
+        200,
+        "Received." if delivery.state == "received" else f"Acknowledged and ignored: {delivery.note}",
+        delivery_id=delivery.pk,
+    )

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 from django.core.cache import cache
 
+from config.celery import app as celery_app
 from integration import ratelimit
 from integration.zoho import http
 from integration.zoho.auth import forget_cached_tokens
 from integration.zoho.sandbox import Sandbox, SandboxTransport, serve
+from tests.stack import BROKER_URL, Stack
 
 
 @pytest.fixture
@@ -85,3 +88,39 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def press(client, settings, sandbox, demo_config, django_capture_on_commit_callbacks):
+    def _press(deal: str, user: str = "ava@acme.example", *, raw: bytes | None = None, headers: dict | None = None):
+        body = raw if raw is not None else json.dumps({"deal_id": deal, "user": user}).encode()
+        signed = headers if headers is not None else sign(body, secret=settings.CRM_BUTTON_SECRET)
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = client.post("/api/crm/generate-invoice/", body, content_type="application/json", headers=signed)
+        return resp.status_code, resp.json()
+
+    return _press
+
+
+@pytest.fixture
+def stack(http_sandbox, demo_config, settings):
+    redis_url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
+    stack = Stack(
+        sandbox_url=http_sandbox.base_url, database_url=test_database_url(), redis_url=redis_url, web_port=free_port()
+    )
+    # This process sends tasks too (a reviewer's approval): through the same broker as the web app.
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = False, BROKER_URL
+    reset_celery_connections()
+    stack.start_web()
+    yield stack
+    stack.stop()
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    reset_celery_connections()
+
+
+def reset_celery_connections() -> None:
+    """Drop cached broker connections and producers so the next send uses the current broker_url.
+    (Not closed: even eager tasks borrow a producer, and a closed pool cannot lend one.)"""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None

@@ -455,6 +455,9 @@ class _Run:
             self.step_invoice()
         self.step_stamp()
         self.finish(State.PUSHED, "Invoice created and deal stamped", step=Step.DONE, error="")
+        from integration.services.webhooks import parked_release
+
+        parked_release(organization_id=self.org, invoice_id=self.push.invoice_id)
 
     def step_plan(self) -> None:
         self.set_step(Step.PLAN)

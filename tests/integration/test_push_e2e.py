@@ -11,41 +11,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from config.celery import app as celery_app
 from integration.models import InvoicePush
 from integration.normalize import normalize_name, normalize_sku
 from integration.services.push import push_approve
 from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, deal_id
-from tests.conftest import free_port, sign, test_database_url
+from tests.conftest import sign
 from tests.factories import UserFactory
-from tests.stack import BROKER_URL, Stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def stack(http_sandbox, demo_config, settings):
-    redis_url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
-    stack = Stack(
-        sandbox_url=http_sandbox.base_url, database_url=test_database_url(), redis_url=redis_url, web_port=free_port()
-    )
-    # This process sends tasks too (a reviewer's approval): through the same broker as the web app.
-    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = False, BROKER_URL
-    reset_celery_connections()
-    stack.start_web()
-    yield stack
-    stack.stop()
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    reset_celery_connections()
-
-
-def reset_celery_connections() -> None:
-    """Drop cached broker connections and producers so the next send uses the current broker_url."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 def press(stack: Stack, settings, deal: str, user: str = "ava@acme.example") -> tuple[int, dict]:

@@ -21,18 +21,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/crm/generate-invoice/"
 
 
-@pytest.fixture
-def press(client, settings, sandbox, demo_config, django_capture_on_commit_callbacks):
-    def _press(deal: str, user: str = "ava@acme.example", *, raw: bytes | None = None, headers: dict | None = None):
-        body = raw if raw is not None else json.dumps({"deal_id": deal, "user": user}).encode()
-        signed = headers if headers is not None else sign(body, secret=settings.CRM_BUTTON_SECRET)
-        with django_capture_on_commit_callbacks(execute=True):
-            resp = client.post(URL, body, content_type="application/json", headers=signed)
-        return resp.status_code, resp.json()
-
-    return _press
-
-
 def books_writes(sandbox, org: str | None = None) -> list[dict]:
     return [
         c

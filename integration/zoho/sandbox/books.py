@@ -931,6 +931,8 @@ def home_page(sb: Sandbox) -> Response:
 <h1>Zoho sandbox</h1><p>Stand-in for Zoho Accounts, CRM, Books and Cliq. Control API: <code>/__sandbox__/</code>.</p>
 <h2>CRM deals</h2><table><tr><th>Deal</th><th>Account</th><th>Stage</th><th>Invoice</th><th>Payment</th><th></th></tr>
 {"".join(deals)}</table><p id=reply></p>
+<h2>Cliq #{html.escape(sb.cliq_messages[-1]["channel"]) if sb.cliq_messages else "channel"}</h2>
+<ul>{"".join(f"<li><pre>{html.escape(m['payload'].get('text', ''))}</pre></li>" for m in sb.cliq_messages[-10:]) or "<li>No messages yet.</li>"}</ul>
 <h2>Books invoices</h2><table><tr><th>Organization</th><th>Number</th><th>Customer</th><th>Reference (deal)</th>
 <th>Total</th><th>Balance</th><th>Status</th><th></th></tr>{"".join(rows) or "<tr><td colspan=8>No invoices yet.</td></tr>"}</table>
 <script>function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}

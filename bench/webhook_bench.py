@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Webhook benchmark: how fast the Books webhook endpoint acknowledges concurrent deliveries, and what
+the worker then does with them (CRM writes, Cliq posts, Books calls per delivery).
+
+    .venv/bin/python bench/webhook_bench.py --deliveries 400 --concurrency 20
+
+The web app runs under `runserver` (Django's threaded development server, the same one the demo uses),
+one Celery worker on Redis, PostgreSQL database `bench_bridge` and Redis db 13, the sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--ack-only", action="store_true", help="measure acknowledgements; do not wait for processing")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--web-port", type=int, default=8767)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    sandbox_url = f"http://127.0.0.1:{args.port}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": args.database,
+        "CELERY_BROKER_URL": args.redis,
+        "REDIS_URL": args.redis,
+        "ZOHO_ACCOUNTS_URL": sandbox_url,
+        "ZOHO_API_DOMAIN": sandbox_url,
+    }
+    os.environ.update(env)
+    from bench.push_bench import _create_database
+
+    _create_database(args.database)
+
+    import django
+    import httpx
+    import redis
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from integration.models import CliqPost, InvoicePush, WebhookDelivery
+    from integration.zoho.sandbox import Sandbox, serve
+    from integration.zoho.sandbox.demo import US_ORG, deal_id
+    from tests.conftest import sign
+    from tests.stack import Stack
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    call_command("import_legal_entities", str(ROOT / "demo/legal_entities.csv"), verbosity=0)
+    call_command("import_tax_map", str(ROOT / "demo/tax_map.csv"), verbosity=0)
+    redis.Redis.from_url(args.redis).flushdb()
+
+    sandbox = Sandbox(base_url=sandbox_url, demo=True)
+    sandbox.webhook_mode = "manual"
+    serve(sandbox, port=args.port, background=True)
+    stack = Stack(
+        sandbox_url=sandbox_url,
+        database_url=args.database,
+        redis_url=args.redis,
+        web_port=args.web_port,
+        extra_env={"CELERY_BROKER_URL": args.redis, "LOG_LEVEL": "WARNING"},
+    )
+    try:
+        stack.start_web()
+        stack.start_worker()
+        body = json.dumps({"deal_id": deal_id(2)}).encode()
+        headers = {**sign(body, secret=settings.CRM_BUTTON_SECRET), "Content-Type": "application/json"}
+        push_id = httpx.post(f"{stack.web_url}/api/crm/generate-invoice/", content=body, headers=headers).json()[
+            "push_id"
+        ]
+        _wait(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed")
+        invoice_id = InvoicePush.objects.get(pk=push_id).invoice_id
+        sandbox.webhook_url = f"{stack.web_url}/api/books/webhook/{{organization_id}}/"
+        sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
+        sandbox.outbox.clear()
+        sandbox.books_demo_action(US_ORG, invoice_id, "pay", {"amount": 100})
+        events = [e for e in sandbox.outbox if e["kind"] in ("invoice", "payment")]
+        sandbox.outbox.clear()
+        if not events:
+            raise SystemExit("the sandbox emitted no webhooks")
+        books_before = len([c for c in sandbox.calls if c["product"] == "books"])
+
+        latencies: list[float] = []
+        lock = threading.Lock()
+        per_thread = args.deliveries // args.concurrency
+        token = settings.BOOKS_WEBHOOK_TOKEN
+
+        def fire() -> None:
+            with httpx.Client(timeout=30) as client:
+                for n in range(per_thread):
+                    event = events[n % len(events)]
+                    t = time.perf_counter()
+                    resp = client.post(
+                        f"{stack.web_url}/api/books/webhook/{US_ORG}/",
+                        content=event["body"],
+                        headers={"Content-Type": "application/json", "X-Webhook-Token": token},
+                    )
+                    elapsed = (time.perf_counter() - t) * 1000
+                    assert resp.status_code == 200, resp.text
+                    with lock:
+                        latencies.append(elapsed)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=fire) for _ in range(args.concurrency)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        acked = time.perf_counter() - started
+        total = per_thread * args.concurrency
+        if len(latencies) != total:
+            raise SystemExit(f"only {len(latencies)} of {total} deliveries were acknowledged")
+        if not args.ack_only:
+            _wait(lambda: WebhookDelivery.objects.filter(state="processed").count() >= total, timeout=600)
+        processed = time.perf_counter() - started
+    finally:
+        stack.stop()
+
+    latencies.sort()
+    books_calls = len([c for c in sandbox.calls if c["product"] == "books"]) - books_before
+    result = {
+        "deliveries": total,
+        "concurrency": args.concurrency,
+        "ack_ms_p50": round(statistics.median(latencies), 1),
+        "ack_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+        "ack_ms_max": round(latencies[-1], 1),
+        "acks_per_second": round(total / acked, 1),
+        "all_processed_after_s": None if args.ack_only else round(processed, 1),
+        "crm_status_writes": len([w for w in sandbox.crm_writes if "Payment_Status" in w["fields"]]),
+        "cliq_posts": CliqPost.objects.count(),
+        "books_calls_per_delivery": round(books_calls / total, 2),
+    }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"webhook-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
+
+
+def _wait(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Books → CRM: payments, credit notes and refunds flow back to the deal; Cliq hears about cash
+(CONTRACT.md §3).
+
+A delivery is only a nudge. The worker re-reads the entity from Books (and through it the invoice),
+then brings the deal in line: `Payment_Status`, `Credited_Amount`, `Refunded_Amount`. Syncs of one
+invoice are serialised on its `InvoiceSync` row, which also remembers what was last written, so a
+repeated delivery writes nothing and a stale read never moves a deal back from Paid. Each customer
+payment gets exactly one Cliq post (a unique row per payment, sent by its own retried task).
+Reconciliation applies the same sync to every invoice Books says changed since the last run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integration.models import CliqPost, InvoicePush, InvoiceSync, LegalEntity, ReconcileCursor, WebhookDelivery
+from integration.redaction import redact
+from integration.zoho.books import BooksClient
+from integration.zoho.cliq import CliqClient
+from integration.zoho.crm import CrmClient
+from integration.zoho.errors import ZohoError, ZohoNotFound
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("invoice", "payment", "creditnote", "creditnote_refund")
+ID_FIELDS = {
+    "invoice": "invoice_id",
+    "payment": "payment_id",
+    "creditnote": "creditnote_id",
+    "creditnote_refund": "creditnote_refund_id",
+}
+PAYMENT_STATUS = {
+    "paid": "Paid",
+    "partially_paid": "Partially Paid",
+    "overdue": "Overdue",
+    "void": "Void",
+    "sent": "Unpaid",
+    "viewed": "Unpaid",
+    "draft": "Unpaid",
+}
+BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
+RECONCILE_OVERLAP = timedelta(minutes=5)
+RECONCILE_FIRST_LOOKBACK = timedelta(days=1)
+
+
+def _enqueue(task_name: str, *args) -> None:
+    from integration import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+# --- receiving ------------------------------------------------------------------------------------------
+def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> WebhookDelivery:
+    """Store a delivery (headers redacted) and hand it to a worker. Unknown organizations and kinds are
+    stored as ignored: acknowledged, never an error."""
+    kind = next((k for k in KINDS if isinstance(payload.get(k), dict)), "")
+    entity = payload.get(kind) or {}
+    entity_id = str(entity.get(ID_FIELDS.get(kind, ""), "") or "")
+    state, note = WebhookDelivery.State.RECEIVED, ""
+    if not LegalEntity.objects.filter(books_org_id=organization_id).exists():
+        state, note = WebhookDelivery.State.IGNORED, f"Books organization {organization_id} is not one of ours."
+    elif not kind:
+        state, note = WebhookDelivery.State.IGNORED, f"Not an entity we follow (keys: {', '.join(list(payload)[:5])})."
+    elif not entity_id:
+        state, note = WebhookDelivery.State.IGNORED, f"The {kind} has no {ID_FIELDS[kind]}."
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            organization_id=organization_id[:40],
+            kind=kind,
+            entity_id=entity_id[:40],
+            headers=redact(headers),
+            payload=redact(payload),
+            state=state,
+            note=note,
+        )
+        if state == WebhookDelivery.State.RECEIVED:
+            _enqueue("webhook_process_task", delivery.pk)
+    return delivery
+
+
+# --- processing -----------------------------------------------------------------------------------------
+def webhook_process(*, delivery_id: int) -> None:
+    """Re-read the delivery's entity from Books and sync every invoice of ours it touches.
+
+    Zoho errors propagate (the task retries); the delivery records where it got to."""
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    if delivery.state not in (
+        WebhookDelivery.State.RECEIVED,
+        WebhookDelivery.State.PARKED,
+        WebhookDelivery.State.FAILED,
+    ):
+        return
+    WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=delivery.attempts + 1)
+    org, books = delivery.organization_id, BooksClient()
+    invoice_ids, creditnote_ids = _invoices_touched(books, org, delivery)
+    parked = []
+    for invoice_id in invoice_ids:
+        if invoice_sync(organization_id=org, invoice_id=invoice_id, books=books, creditnote_ids=creditnote_ids) is None:
+            parked.append(invoice_id)
+    if parked:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=WebhookDelivery.State.PARKED,
+            parked_invoice_id=parked[0],
+            note=f"Invoice {parked[0]} is not one of our pushed invoices yet; applied when its push completes.",
+        )
+    else:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=WebhookDelivery.State.PROCESSED,
+            processed_at=timezone.now(),
+            parked_invoice_id="",
+            note=f"Synced invoice(s) {', '.join(invoice_ids) or 'none'}.",
+        )
+
+
+def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -> tuple[list[str], list[str]]:
+    """The invoices a delivery concerns, read from Books (never from the payload's own state)."""
+    kind, entity_id = delivery.kind, delivery.entity_id
+    if kind == "invoice":
+        return [entity_id], []
+    if kind == "payment":
+        payment = books.payment_get(org, entity_id)
+        return [str(i["invoice_id"]) for i in payment.get("invoices") or []], []
+    creditnote_id = (
+        entity_id if kind == "creditnote" else str(delivery.payload.get(kind, {}).get("creditnote_id") or "")
+    )
+    if not creditnote_id:
+        return [], []
+    note = books.creditnote_get(org, creditnote_id)
+    ids = [str(note["invoice_id"])] if note.get("invoice_id") else []
+    ids += [str(a["invoice_id"]) for a in note.get("invoices") or [] if str(a["invoice_id"]) not in ids]
+    return ids, [creditnote_id]
+
+
+def invoice_sync(
+    *,
+    organization_id: str,
+    invoice_id: str,
+    books: BooksClient | None = None,
+    crm: CrmClient | None = None,
+    creditnote_ids: list[str] | tuple = (),
+) -> InvoiceSync | None:
+    """Bring the deal of one of our invoices in line with Books. None when the invoice is not ours (yet)."""
+    push = InvoicePush.objects.filter(
+        organization_id=organization_id, invoice_id=invoice_id, state=InvoicePush.State.PUSHED
+    ).first()
+    if push is None:
+        return None
+    books = books or BooksClient()
+    InvoiceSync.objects.get_or_create(organization_id=organization_id, invoice_id=invoice_id, defaults={"push": push})
+
+    invoice = books.invoice_get(organization_id, invoice_id)
+    previous = InvoiceSync.objects.get(organization_id=organization_id, invoice_id=invoice_id)
+    fingerprint = _fingerprint(invoice)
+    if previous.synced_at and not creditnote_ids and fingerprint == previous.books_fingerprint:
+        return previous  # the invoice is as we last synced it: one call, nothing to do
+    applied = (
+        [str(c["creditnote_id"]) for c in books.invoice_credits_applied(organization_id, invoice_id)]
+        if _maybe_positive(invoice.get("credits_applied"))
+        else []
+    )
+    payments = (
+        books.invoice_payments(organization_id, invoice_id) if _maybe_positive(invoice.get("payment_made")) else []
+    )
+    known = previous.creditnote_ids
+    notes, credited, refunded = [], Decimal("0.00"), Decimal("0.00")
+    for note_id in dict.fromkeys([*known, *creditnote_ids, *applied]):
+        try:
+            note = books.creditnote_get(organization_id, note_id)
+        except ZohoNotFound:
+            continue  # deleted in Books
+        related = note.get("invoice_id") == invoice_id or any(
+            a.get("invoice_id") == invoice_id for a in note.get("invoices") or []
+        )
+        if not related:
+            continue
+        note_refunds = books.creditnote_refunds(organization_id, note_id) if note.get("status") != "void" else []
+        refund_total = sum((Decimal(str(r["amount"])) for r in note_refunds), Decimal("0.00"))
+        if note.get("status") != "void":
+            credited += Decimal(str(note["total"]))
+            refunded += refund_total
+        notes.append(
+            {
+                "creditnote_id": note_id,
+                "number": note.get("creditnote_number", ""),
+                "status": note.get("status", ""),
+                "total": str(note.get("total")),
+                "refunded": str(refund_total),
+                "date": note.get("date", ""),
+            }
+        )
+
+    crm = crm or CrmClient()
+    with transaction.atomic():
+        sync = InvoiceSync.objects.select_for_update().get(organization_id=organization_id, invoice_id=invoice_id)
+        stale = bool(sync.books_last_modified) and _books_time(invoice.get("last_modified_time")) < _books_time(
+            sync.books_last_modified
+        )
+        status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
+        if stale or (sync.payment_status == "Paid" and status != "Paid" and not _newer(invoice, sync)):
+            status = sync.payment_status  # a stale read never moves the deal backwards
+        wanted = {"Payment_Status": status, "Credited_Amount": credited, "Refunded_Amount": refunded}
+        last = {
+            "Payment_Status": sync.payment_status,
+            "Credited_Amount": sync.credited_amount,
+            "Refunded_Amount": sync.refunded_amount,
+        }
+        changes = {k: v for k, v in wanted.items() if v != last[k]}
+        if changes:
+            crm.record_update("Deals", push.deal_id, changes)  # under the row lock: one writer per invoice
+            sync.crm_writes += 1
+        if not stale:
+            sync.books_fingerprint = fingerprint
+            sync.books_status = invoice.get("status", "")
+            sync.books_last_modified = invoice.get("last_modified_time") or sync.books_last_modified
+        sync.payment_status, sync.credited_amount, sync.refunded_amount = status, credited, refunded
+        sync.creditnote_ids = sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in notes})
+        sync.creditnotes = notes
+        sync.payments = [
+            {
+                "payment_id": str(p["payment_id"]),
+                "amount": str(p["amount"]),
+                "date": p.get("date", ""),
+                "mode": p.get("payment_mode", ""),
+            }
+            for p in payments
+        ]
+        sync.synced_at = timezone.now()
+        sync.save()
+        _cliq_posts(push, invoice, payments)
+    return sync
+
+
+def _fingerprint(invoice: dict) -> str:
+    """Everything we use of an invoice. Timestamps have one-second resolution, so they alone cannot tell
+    two changes in the same second apart."""
+    fields = ("last_modified_time", "status", "balance", "payment_made", "credits_applied", "total")
+    return "|".join(str(invoice.get(f, "")) for f in fields)
+
+
+def _maybe_positive(amount) -> bool:
+    """False only when Books says the amount is zero; a missing field means we must look."""
+    return amount is None or Decimal(str(amount)) != 0
+
+
+def _books_time(value: str | None) -> datetime:
+    try:
+        return datetime.strptime(value or "", BOOKS_TIME)
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.get_current_timezone())
+
+
+def _newer(invoice: dict, sync: InvoiceSync) -> bool:
+    return _books_time(invoice.get("last_modified_time")) > _books_time(sync.books_last_modified)
+
+
+def _cliq_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
+    """One post per payment, once: the unique row is the 'once', its task the delivery."""
+    total, credits = Decimal(str(invoice.get("total") or 0)), Decimal(str(invoice.get("credits_applied") or 0))
+    paid_so_far = Decimal("0")
+    currency = invoice.get("currency_code", "")
+    for payment in sorted(payments, key=lambda p: (p.get("date", ""), str(p["payment_id"]))):
+        amount = Decimal(str(payment["amount"]))
+        paid_so_far += amount
+        left = max(Decimal("0.00"), total - credits - paid_so_far)
+        in_full = left == 0 and invoice.get("status") == "paid"
+        title = "Paid in full" if in_full else "Payment received"
+        text = (
+            f"*{title}* — {push.deal_name}\n"
+            f"Customer: {invoice.get('customer_name', '')}\n"
+            f"Amount: {amount:,.2f} {currency} · Left to pay: {left:,.2f} {currency}"
+            f"{' — the invoice is paid' if in_full else ''}\n"
+            f"Invoice {invoice.get('invoice_number', '')}: {invoice.get('invoice_url', '')}\n"
+            f"Dashboard: {settings.PUBLIC_BASE_URL}/pushes/{push.pk}/"
+        )
+        post, created = CliqPost.objects.get_or_create(
+            organization_id=push.organization_id,
+            payment_id=str(payment["payment_id"]),
+            invoice_id=invoice["invoice_id"],
+            defaults={"push": push, "text": text, "card_title": title},
+        )
+        if created:
+            _enqueue("cliq_post_task", post.pk)
+
+
+def cliq_post_send(*, post_id: int) -> None:
+    """Send one Cliq post; Zoho errors propagate to the task, which retries."""
+    post = CliqPost.objects.get(pk=post_id)
+    if post.state in (CliqPost.State.SENT, CliqPost.State.SKIPPED):
+        return
+    client = CliqClient()
+    if not client.enabled:
+        CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SKIPPED)
+        return
+    CliqPost.objects.filter(pk=post_id).update(attempts=post.attempts + 1)
+    client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
+    CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
+
+
+def parked_release(*, organization_id: str, invoice_id: str) -> int:
+    """A push just recorded its invoice: process deliveries that arrived before it did."""
+    parked = list(
+        WebhookDelivery.objects.filter(
+            organization_id=organization_id, parked_invoice_id=invoice_id, state=WebhookDelivery.State.PARKED
+        ).values_list("pk", flat=True)
+    )
+    for delivery_id in parked:
+        _enqueue("webhook_process_task", delivery_id)
+    return len(parked)
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------
+def reconcile(*, organization_id: str, since: datetime | None = None) -> dict:
+    """Sync every invoice of ours that Books says changed since the last run (minus an overlap)."""
+    started = timezone.now()
+    cursor = ReconcileCursor.objects.filter(organization_id=organization_id).first()
+    if since is None:
+        since = (cursor.last_run_at - RECONCILE_OVERLAP) if cursor else started - RECONCILE_FIRST_LOOKBACK
+    books = BooksClient()
+    changed = books.invoices_modified_since(organization_id, since.strftime(BOOKS_TIME))
+    ours = set(
+        InvoicePush.objects.filter(
+            organization_id=organization_id,
+            state=InvoicePush.State.PUSHED,
+            invoice_id__in=[str(i["invoice_id"]) for i in changed],
+        ).values_list("invoice_id", flat=True)
+    )
+    synced, failed = 0, []
+    for invoice_id in sorted(ours):
+        try:
+            invoice_sync(organization_id=organization_id, invoice_id=invoice_id, books=books)
+            synced += 1
+        except ZohoError as exc:
+            failed.append(f"{invoice_id}: {exc}")
+    if not failed:
+        ReconcileCursor.objects.update_or_create(organization_id=organization_id, defaults={"last_run_at": started})
+    return {
+        "organization_id": organization_id,
+        "since": since,
+        "changed": len(changed),
+        "ours": len(ours),
+        "synced": synced,
+        "failed": failed,
+    }
+
+
+def reconcile_all() -> list[dict]:
+    """Reconcile every active legal entity's organization."""
+    orgs = LegalEntity.objects.filter(active=True).values_list("books_org_id", flat=True).distinct()
+    return [reconcile(organization_id=org) for org in orgs]

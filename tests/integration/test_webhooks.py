@@ -1,0 +1,317 @@
+"""Books → CRM in one process: the webhook endpoint, the worker (eager) and the sandbox firing real
+"Default payload" webhooks. The real-worker cases are in test_webhooks_e2e.py."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from integration.models import CliqPost, InvoicePush, InvoiceSync, WebhookDelivery
+from integration.zoho.sandbox.demo import US_ORG, deal_id
+
+pytestmark = pytest.mark.django_db
+URL = f"/api/books/webhook/{US_ORG}/"
+DEAL = deal_id(2)  # Globex, a new customer, NY tax
+
+
+@pytest.fixture
+def hooks(client, settings, sandbox, django_capture_on_commit_callbacks):
+    """The sandbox's webhooks, delivered to our endpoint through the test client when flushed."""
+    sandbox.webhook_url = "http://testserver/api/books/webhook/{organization_id}/"
+    sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
+
+    def send(url: str, headers: dict, body: bytes) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                url.removeprefix("http://testserver"),
+                body,
+                content_type="application/json",
+                headers={"X-Webhook-Token": headers["X-Webhook-Token"]},
+            ).status_code
+
+    sandbox.webhook_sender = send
+    return sandbox
+
+
+@pytest.fixture
+def invoice(press, hooks):
+    """Globex's deal pushed to Books and marked sent; its invoice as Books has it."""
+    _, reply = press(DEAL)
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed"
+    hooks.outbox.clear()  # the creation webhook: not part of these tests
+    hooks.books_demo_action(US_ORG, push.invoice_id, "send", {})
+    return hooks.orgs[US_ORG].invoices[push.invoice_id]
+
+
+def deal(sandbox) -> dict:
+    return sandbox.crm["Deals"][DEAL]
+
+
+def pay(sandbox, invoice, amount=None):
+    data = {"amount": amount} if amount is not None else {}
+    resp = sandbox.books_demo_action(US_ORG, invoice["invoice_id"], "pay", data)
+    assert resp.status in (200, 201), resp.body
+    sandbox.flush_webhooks()
+
+
+def post(client, payload, *, token, org=US_ORG):
+    headers = {"X-Webhook-Token": token} if token is not None else {}
+    return client.post(
+        f"/api/books/webhook/{org}/", json.dumps(payload), content_type="application/json", headers=headers
+    )
+
+
+# --- the endpoint ---------------------------------------------------------------------------------
+def test_a_wrong_or_missing_token_is_refused_and_nothing_stored(client, sandbox, demo_config):
+    body = {"invoice": {"invoice_id": "1", "status": "paid"}}
+    assert post(client, body, token="wrong").status_code == 401
+    assert post(client, body, token=None).status_code == 401
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_body_that_is_not_json_is_a_400_and_nothing_stored(client, settings, demo_config):
+    resp = client.post(
+        URL, "nope", content_type="application/json", headers={"X-Webhook-Token": settings.BOOKS_WEBHOOK_TOKEN}
+    )
+    assert resp.status_code == 400 and WebhookDelivery.objects.count() == 0
+
+
+def test_unknown_organizations_and_kinds_are_acknowledged_and_ignored(client, settings, sandbox, demo_config):
+    token = settings.BOOKS_WEBHOOK_TOKEN
+    assert post(client, {"invoice": {"invoice_id": "1"}}, token=token, org="999").status_code == 200
+    assert post(client, {"salesorder": {"salesorder_id": "1"}}, token=token).status_code == 200
+    assert list(WebhookDelivery.objects.values_list("state", flat=True)) == ["ignored", "ignored"]
+    assert [c for c in sandbox.calls if c["product"] == "books"] == []
+
+
+def test_stored_deliveries_carry_no_secret(client, settings, hooks, invoice):
+    pay(hooks, invoice)
+    delivery = WebhookDelivery.objects.first()
+    assert settings.BOOKS_WEBHOOK_TOKEN not in json.dumps([delivery.headers, delivery.payload])
+    assert delivery.headers["X-Webhook-Token"] == "[redacted]"
+
+
+# --- payments -----------------------------------------------------------------------------------------
+def test_a_full_payment_marks_the_deal_paid_and_posts_once_to_cliq(hooks, invoice):
+    pay(hooks, invoice)
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    [message] = hooks.cliq_messages
+    text = message["payload"]["text"]
+    assert text.startswith("*Paid in full* — Globex annual order") and "Customer: Globex Corporation" in text
+    assert f"Invoice {invoice['invoice_number']}" in text and "Left to pay: 0.00 USD" in text
+    assert "/pushes/" in text
+
+
+def test_partial_then_full_payment(hooks, invoice):
+    pay(hooks, invoice, 100)
+    assert deal(hooks)["Payment_Status"] == "Partially Paid"
+    pay(hooks, invoice)
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    texts = [m["payload"]["text"] for m in hooks.cliq_messages]
+    assert len(texts) == 2
+    assert texts[0].startswith("*Payment received*") and "Amount: 100.00 USD" in texts[0]
+    assert texts[1].startswith("*Paid in full*")
+
+
+def test_void_and_overdue_follow_books(hooks, invoice, press):
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "overdue", {})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Overdue"
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "void", {})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Void"
+
+
+def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
+    pay(hooks, invoice)
+    api = _books_api(hooks)
+    note = api(
+        "POST",
+        "/creditnotes",
+        {
+            "customer_id": invoice["customer_id"],
+            "invoice_id": invoice["invoice_id"],
+            "line_items": [{"name": "Goodwill credit", "rate": 120}],
+        },
+    )["creditnote"]
+    hooks.flush_webhooks()
+    assert deal(hooks)["Credited_Amount"] == Decimal("120.00")
+    api("POST", f"/creditnotes/{note['creditnote_id']}/refunds", {"amount": 45, "date": "2026-11-25"})
+    hooks.flush_webhooks()
+    assert (deal(hooks)["Credited_Amount"], deal(hooks)["Refunded_Amount"]) == (Decimal("120.00"), Decimal("45.00"))
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    push = InvoicePush.objects.get(deal_id=DEAL)
+    page = client.get(f"/pushes/{push.pk}/")
+    assert page.status_code == 302  # login first
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    html = client.get(f"/pushes/{push.pk}/").content.decode()
+    assert "CN-00001" in html and "45.00" in html and "Paid in full" in html
+
+
+def _books_api(sandbox):
+    import httpx
+
+    from integration.zoho.sandbox import SandboxTransport
+
+    http = httpx.Client(transport=SandboxTransport(sandbox), base_url=sandbox.base_url)
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "sandbox-refresh-token",
+    }
+    http.headers["Authorization"] = "Zoho-oauthtoken " + http.post("/oauth/v2/token", data=form).json()["access_token"]
+
+    def call(method, path, body=None):
+        resp = http.request(method, f"/books/v3{path}", params={"organization_id": US_ORG}, json=body)
+        assert resp.status_code in (200, 201), resp.text
+        return resp.json()
+
+    return call
+
+
+# --- idempotency and order ---------------------------------------------------------------------------
+def test_the_same_delivery_ten_times_changes_the_deal_once_and_posts_once(hooks, invoice):
+    hooks.webhook_mode = "manual"
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})
+    events = list(hooks.outbox)
+    for _ in range(10):
+        hooks.outbox.extend(events)
+        hooks.flush_webhooks()
+    assert len([w for w in hooks.crm_writes if w["id"] == DEAL and w["fields"].get("Payment_Status")]) == 1
+    assert len(hooks.cliq_messages) == 1
+    assert CliqPost.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_deliveries_change_the_deal_once_and_post_once(press, hooks, settings):
+    _, reply = press(DEAL)
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    hooks.outbox.clear()
+    hooks.books_demo_action(US_ORG, push.invoice_id, "pay", {})
+    payment_event = next(e for e in hooks.outbox if e["kind"] == "payment")
+    hooks.outbox.clear()
+    barrier = threading.Barrier(10)
+    statuses = []
+
+    def deliver() -> None:
+        barrier.wait()
+        statuses.append(
+            Client()
+            .post(
+                URL,
+                payment_event["body"],
+                content_type="application/json",
+                headers={"X-Webhook-Token": settings.BOOKS_WEBHOOK_TOKEN},
+            )
+            .status_code
+        )
+        from django.db import connection
+
+        connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 10
+    assert len([w for w in hooks.crm_writes if w["id"] == DEAL and w["fields"].get("Payment_Status")]) == 1
+    assert len(hooks.cliq_messages) == 1
+    assert WebhookDelivery.objects.filter(state="processed").count() == 10
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["sent", "partially_paid", "paid"])))
+def test_any_order_of_deliveries_ends_in_the_in_order_state(hooks, invoice, order):
+    hooks.webhook_mode = "manual"
+    captured = {}
+    hooks.outbox.clear()
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "send", {})
+    captured["sent"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {"amount": 100})
+    captured["partially_paid"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})
+    captured["paid"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
+    assert json.loads(captured["partially_paid"]["body"])["invoice"]["status"] == "partially_paid"
+    hooks.outbox.clear()
+    for status in order:
+        hooks.outbox.append(captured[status])
+        hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    assert len(hooks.cliq_messages) == 2  # one per payment, whatever the order
+
+
+def test_a_stale_read_never_moves_the_deal_back_from_paid(hooks, invoice):
+    pay(hooks, invoice)
+    sync = InvoiceSync.objects.get()
+    sync.books_last_modified = "2099-01-01T00:00:00+0000"  # we have seen a later state than Books now shows
+    sync.payment_status = "Paid"
+    sync.save()
+    hooks.orgs[US_ORG].invoices[invoice["invoice_id"]]["status"] = "partially_paid"
+    hooks.emit_webhook(US_ORG, "invoice", {"invoice_id": invoice["invoice_id"], "status": "partially_paid"})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Paid"
+
+
+def test_an_event_before_the_push_recorded_its_invoice_is_parked_then_applied(
+    press, hooks, django_capture_on_commit_callbacks
+):
+    hooks.crm_locked.add(DEAL)  # the push creates the invoice but cannot finish
+    _, reply = press(DEAL)
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and push.invoice_id
+    hooks.outbox.clear()
+    hooks.books_demo_action(US_ORG, push.invoice_id, "pay", {})
+    hooks.flush_webhooks()
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"parked"}
+    hooks.crm_locked.clear()
+    from integration.services.push import push_replay
+
+    with django_capture_on_commit_callbacks(execute=True):
+        push_replay(push=push, user=None)
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"processed"}
+
+
+def test_a_cliq_failure_is_retried_and_never_blocks_the_crm_update(hooks, invoice):
+    hooks.add_fault("error", path="/api/v2/", count=2)
+    pay(hooks, invoice)
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    post = CliqPost.objects.get()
+    assert post.state == "sent" and post.attempts == 3 and len(hooks.cliq_messages) == 1
+
+
+def test_a_dropped_webhook_is_healed_by_reconciliation(hooks, invoice, django_capture_on_commit_callbacks):
+    hooks.webhook_url = ""  # Books loses every delivery
+    hooks.outbox.clear()
+    pay(hooks, invoice)
+    assert deal(hooks)["Payment_Status"] in (None, "")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reconcile", stdout=io.StringIO())
+    assert deal(hooks)["Payment_Status"] == "Paid" and len(hooks.cliq_messages) == 1
+    writes = len(hooks.crm_writes)
+    call_command("reconcile", stdout=io.StringIO())
+    assert len(hooks.crm_writes) == writes  # nothing changed, nothing written
+
+
+def test_a_redelivery_costs_one_books_call(hooks, invoice):
+    hooks.webhook_mode = "manual"
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})
+    [invoice_event] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1:]
+    hooks.flush_webhooks()
+    before = len(hooks.calls)
+    hooks.outbox.append(invoice_event)
+    hooks.flush_webhooks()
+    assert [(c["method"], c["path"]) for c in hooks.calls[before:] if c["product"] == "books"] == [
+        ("GET", f"/books/v3/invoices/{invoice['invoice_id']}")
+    ]
