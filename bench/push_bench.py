@@ -60,26 +60,14 @@ def main() -> None:
         "BOOKS_RATE_LIMIT_PER_MINUTE": str(ours),
         "BOOKS_RATE_LIMIT_MAX_WAIT": "30",
     }
-    os.environ.update(env)
-    _create_database(args.database)
+    from bench.common import prepare
 
-    import django
-    import redis
-
-    django.setup()
-    from django.core.management import call_command
-
+    prepare(database=args.database, redis_url=args.redis, env=env)
     from integration.models import InvoicePush
     from integration.services.push import push_request
     from integration.zoho.sandbox import Sandbox, serve
     from integration.zoho.sandbox.demo import US_ORG, deal_id
     from tests.stack import worker_command
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    call_command("import_legal_entities", str(ROOT / "demo/legal_entities.csv"), verbosity=0)
-    call_command("import_tax_map", str(ROOT / "demo/tax_map.csv"), verbosity=0)
-    redis.Redis.from_url(args.redis).flushdb()
 
     sandbox = Sandbox(
         base_url=sandbox_url,
@@ -175,15 +163,6 @@ def _kinds(calls: list[dict]) -> dict[str, int]:
 
     ids = re.compile(r"/\d+")
     return dict(Counter(c["method"] + " " + ids.sub("/{id}", c["path"]) for c in calls).most_common())
-
-
-def _create_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 if __name__ == "__main__":

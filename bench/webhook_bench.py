@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
@@ -44,30 +43,17 @@ def main() -> None:
         "ZOHO_ACCOUNTS_URL": sandbox_url,
         "ZOHO_API_DOMAIN": sandbox_url,
     }
-    os.environ.update(env)
-    from bench.push_bench import _create_database
+    from bench.common import prepare
 
-    _create_database(args.database)
-
-    import django
+    prepare(database=args.database, redis_url=args.redis, env=env)
     import httpx
-    import redis
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     from integration.models import CliqPost, InvoicePush, WebhookDelivery
     from integration.zoho.sandbox import Sandbox, serve
     from integration.zoho.sandbox.demo import US_ORG, deal_id
     from tests.conftest import sign
     from tests.stack import Stack
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    call_command("import_legal_entities", str(ROOT / "demo/legal_entities.csv"), verbosity=0)
-    call_command("import_tax_map", str(ROOT / "demo/tax_map.csv"), verbosity=0)
-    redis.Redis.from_url(args.redis).flushdb()
 
     sandbox = Sandbox(base_url=sandbox_url, demo=True)
     sandbox.webhook_mode = "manual"

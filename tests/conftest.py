@@ -124,3 +124,29 @@ def reset_celery_connections() -> None:
     (Not closed: even eager tasks borrow a producer, and a closed pool cannot lend one.)"""
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+def at_once(n: int, fn) -> list:
+    """Run `fn` in `n` threads released together by a barrier; return what each returned.
+    Each thread closes its own database connection when done."""
+    import threading
+
+    from django.db import connection
+
+    barrier, results, lock = threading.Barrier(n), [], threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            result = fn()
+            with lock:
+                results.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

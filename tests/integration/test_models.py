@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 
 from integration.models import InvoicePush, TaxRule
+from tests.conftest import at_once
 from tests.factories import InvoicePushFactory, LegalEntityFactory, TaxRuleFactory
 
 
@@ -42,24 +41,15 @@ def test_a_pushed_push_must_name_its_invoice():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_inserts_for_one_deal_leave_exactly_one_active_push():
     entity = LegalEntityFactory()
-    barrier = threading.Barrier(8)
-    outcomes: list[str] = []
 
-    def press() -> None:
-        barrier.wait()
+    def press() -> str:
         try:
             InvoicePush.objects.create(deal_id="D-RACE", legal_entity=entity, state=InvoicePush.State.QUEUED)
-            outcomes.append("created")
+            return "created"
         except IntegrityError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
 
-    threads = [threading.Thread(target=press) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once(8, press)
     assert sorted(outcomes) == ["created"] + ["refused"] * 7
     assert InvoicePush.objects.filter(deal_id="D-RACE").count() == 1
 

@@ -4,7 +4,6 @@ PostgreSQL, and the Zoho sandbox over HTTP. Workers get killed with SIGKILL here
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,7 +14,7 @@ from integration.models import InvoicePush
 from integration.normalize import normalize_name, normalize_sku
 from integration.services.push import push_approve
 from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, deal_id
-from tests.conftest import sign
+from tests.conftest import at_once, sign
 from tests.factories import UserFactory
 from tests.stack import Stack
 
@@ -88,18 +87,7 @@ def test_the_demo_deals_push_through_a_real_worker_for_all_three_entities(stack,
 
 def test_twenty_concurrent_presses_make_one_invoice(stack, http_sandbox, settings):
     stack.start_worker()
-    barrier = threading.Barrier(20)
-    results: list[tuple[int, dict]] = []
-
-    def click() -> None:
-        barrier.wait()
-        results.append(press(stack, settings, deal_id(2)))
-
-    threads = [threading.Thread(target=click) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(20, lambda: press(stack, settings, deal_id(2)))
     assert {status for status, _ in results} <= {200, 202} and len(results) == 20
     assert len({reply["push_id"] for _, reply in results}) == 1
     push_id = results[0][1]["push_id"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import threading
 from decimal import Decimal
 
 import pytest
@@ -15,6 +14,7 @@ from django.test import Client
 
 from integration.models import CliqPost, InvoicePush, InvoiceSync, WebhookDelivery
 from integration.zoho.sandbox.demo import US_ORG, deal_id
+from tests.conftest import at_once
 
 pytestmark = pytest.mark.django_db
 URL = f"/api/books/webhook/{US_ORG}/"
@@ -201,12 +201,9 @@ def test_ten_concurrent_deliveries_change_the_deal_once_and_post_once(press, hoo
     hooks.books_demo_action(US_ORG, push.invoice_id, "pay", {})
     payment_event = next(e for e in hooks.outbox if e["kind"] == "payment")
     hooks.outbox.clear()
-    barrier = threading.Barrier(10)
-    statuses = []
-
-    def deliver() -> None:
-        barrier.wait()
-        statuses.append(
+    statuses = at_once(
+        10,
+        lambda: (
             Client()
             .post(
                 URL,
@@ -215,16 +212,8 @@ def test_ten_concurrent_deliveries_change_the_deal_once_and_post_once(press, hoo
                 headers={"X-Webhook-Token": settings.BOOKS_WEBHOOK_TOKEN},
             )
             .status_code
-        )
-        from django.db import connection
-
-        connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        ),
+    )
     assert statuses == [200] * 10
     assert len([w for w in hooks.crm_writes if w["id"] == DEAL and w["fields"].get("Payment_Status")]) == 1
     assert len(hooks.cliq_messages) == 1

@@ -3,13 +3,12 @@ worker on Redis re-reads Books and writes CRM and Cliq."""
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
 
 from integration.models import InvoicePush, WebhookDelivery
 from integration.zoho.sandbox.demo import US_ORG, deal_id
+from tests.conftest import at_once
 from tests.integration.test_push_e2e import press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,24 +44,17 @@ def test_ten_concurrent_deliveries_update_the_deal_once_and_post_once(pushed, st
     http_sandbox.books_demo_action(US_ORG, pushed.invoice_id, "pay", {})
     event = next(e for e in http_sandbox.outbox if e["kind"] == "payment")
     http_sandbox.outbox.clear()
-    barrier, statuses = threading.Barrier(10), []
-
-    def deliver() -> None:
-        barrier.wait()
-        statuses.append(
+    statuses = at_once(
+        10,
+        lambda: (
             httpx.post(
                 event["url"],
                 content=event["body"],
                 timeout=30,
                 headers={"Content-Type": "application/json", "X-Webhook-Token": settings.BOOKS_WEBHOOK_TOKEN},
             ).status_code
-        )
-
-    threads = [threading.Thread(target=deliver) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        ),
+    )
     assert statuses == [200] * 10
     wait_for(lambda: WebhookDelivery.objects.filter(state="processed").count() == 10, "all ten processed")
     wait_for(lambda: len(http_sandbox.cliq_messages) >= 1, "the Cliq post")

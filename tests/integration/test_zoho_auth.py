@@ -3,18 +3,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from integration.models import ZohoAccessToken
 from integration.zoho.auth import TokenManager, current_fatal_error, forget_cached_tokens
 from integration.zoho.books import BooksClient
 from integration.zoho.errors import ZohoAuthError, ZohoRateLimited, ZohoTokenRevoked
-from tests.conftest import test_database_url
+from tests.conftest import at_once, test_database_url
 
 US_ORG = "60001001"
 
@@ -34,21 +32,7 @@ def test_one_token_serves_many_calls(sandbox):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_threads_refresh_once(sandbox):
-    barrier = threading.Barrier(20)
-    tokens: list[str] = []
-
-    def work() -> None:
-        barrier.wait()
-        try:
-            tokens.append(TokenManager.from_settings().get())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    tokens = at_once(20, lambda: TokenManager.from_settings().get())
     assert len(tokens) == 20 and len(set(tokens)) == 1
     assert sandbox.token_refreshes == 1
 
