@@ -25,3 +25,6 @@ for name, value in {
 from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+# Request threads (live server, runserver in the e2e stack) close their connection after each request,
+# so nothing holds the test database open when pytest drops it.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator
 
@@ -37,6 +38,11 @@ def item_index(books: BooksClient, organization_id: str, *, fresh: bool = False)
         items = books.items_all(organization_id)
         cache.set(key, items, ITEMS_CACHE_SECONDS)
     return items
+
+
+def item_index_cached(organization_id: str) -> list[dict] | None:
+    """The cached item index, or None when it must be fetched."""
+    return cache.get(f"books:items:{organization_id}")
 
 
 def item_index_add(organization_id: str, item: dict) -> None:
@@ -75,8 +81,16 @@ def items_near(index: list[dict], *, sku: str, name: str, limit: int = 5) -> lis
 
 def describe_items(items: list[dict]) -> str:
     return "; ".join(
-        f"“{i['name']}” (SKU {i.get('sku') or 'none'}, item {i['item_id']}, {i.get('status', 'active')})" for i in items
+        f"“{i['name']}” (SKU {i.get('sku') or 'none'}{_lookalikes(i.get('sku') or '')}, item {i['item_id']}, "
+        f"{i.get('status', 'active')})"
+        for i in items
     )
+
+
+def _lookalikes(sku: str) -> str:
+    """Name the characters a reader cannot see: `ТНG-600` looks like `THG-600` but is not."""
+    odd = [f"{ch} {unicodedata.name(ch, hex(ord(ch)))}" for ch in dict.fromkeys(sku) if ord(ch) > 127]
+    return f" — contains {', '.join(odd)}" if odd else ""
 
 
 # --- customers -------------------------------------------------------------------------------------

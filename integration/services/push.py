@@ -40,6 +40,7 @@ from integration.services.catalog import (
     describe_items,
     item_index,
     item_index_add,
+    item_index_cached,
     items_exact,
     items_near,
 )
@@ -505,7 +506,7 @@ class _Run:
         if found:
             return self._customer_adopt(found), False
         with creation_lock("customer", self.org, normalize_name(account["name"])):
-            found = self._customer_search(account["name"])  # fresh look inside the lock
+            found = self._customer_search(account["name"], again=True)  # fresh look inside the lock
             if found:
                 return self._customer_adopt(found), False
             payload = {
@@ -521,9 +522,9 @@ class _Run:
             with self.call("Create the Books customer", {"contact_name": account["name"]}):
                 return self.books.contact_create(self.org, payload), True
 
-    def _customer_search(self, name: str) -> dict | None:
+    def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
         term = customer_search_term(name)
-        with self.call(f"Search Books customers for “{term}”"):
+        with self.call(f"Search Books customers for “{term}”" + (" again, holding the creation lock" if again else "")):
             matches = customers_matching(self.books.contacts_search(self.org, search_text=term), name)
         if len(matches) > 1:
             raise PushNeedsDecision(
@@ -561,8 +562,11 @@ class _Run:
             raise PushNeedsDecision(" ".join(problems))
 
     def _item_index(self, *, fresh: bool = False) -> list[dict]:
+        cached = None if fresh else item_index_cached(self.org)
+        if cached is not None:
+            return cached  # no Books call, so nothing for the timeline
         with self.call("List every Books item (all pages, active and inactive)" + (" afresh" if fresh else "")):
-            return item_index(self.books, self.org, fresh=fresh)
+            return item_index(self.books, self.org, fresh=True)
 
     def _item_resolve(self, line: dict) -> str:
         index = self._item_index()

@@ -190,8 +190,8 @@ def invoice_sync(
                 "creditnote_id": note_id,
                 "number": note.get("creditnote_number", ""),
                 "status": note.get("status", ""),
-                "total": str(note.get("total")),
-                "refunded": str(refund_total),
+                "total": _money(note.get("total")),
+                "refunded": _money(refund_total),
                 "date": note.get("date", ""),
             }
         )
@@ -225,7 +225,7 @@ def invoice_sync(
         sync.payments = [
             {
                 "payment_id": str(p["payment_id"]),
-                "amount": str(p["amount"]),
+                "amount": _money(p["amount"]),
                 "date": p.get("date", ""),
                 "mode": p.get("payment_mode", ""),
             }
@@ -235,6 +235,10 @@ def invoice_sync(
         sync.save()
         _cliq_posts(push, invoice, payments)
     return sync
+
+
+def _money(value) -> str:
+    return f"{Decimal(str(value or 0)):.2f}"
 
 
 def _fingerprint(invoice: dict) -> str:

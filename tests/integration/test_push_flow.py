@@ -217,6 +217,7 @@ def test_near_duplicate_items_stop_the_push_until_finance_decides(press, sandbox
     assert push.state == "failed"
     assert "“Doohickey” (SKU DHK-500) has no exact match" in push.error and "DHK-5OO" in push.error
     assert "“Thingamajig” (SKU THG-600)" in push.error and "\u0422\u041dG-600" in push.error
+    assert "contains Т CYRILLIC CAPITAL LETTER TE, Н CYRILLIC CAPITAL LETTER EN" in push.error
     assert set(sandbox.orgs[US_ORG].items) == items_before and invoices(sandbox, US_ORG, deal_id(8)) == []
 
     user = UserFactory(groups=["finance-admin"])
