@@ -120,19 +120,31 @@ def webhook_process(*, delivery_id: int) -> None:
 
 
 def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -> tuple[list[str], list[str]]:
-    """The invoices a delivery concerns, read from Books (never from the payload's own state)."""
-    kind, entity_id = delivery.kind, delivery.entity_id
+    """The invoices a delivery concerns (and the credit notes it names), read from Books.
+
+    The payload's state is never used; its identifiers are, when Books can no longer show the entity
+    (a deleted payment or credit note still changed its invoices)."""
+    kind, entity_id, body = delivery.kind, delivery.entity_id, delivery.payload.get(delivery.kind) or {}
+    hinted = [str(i["invoice_id"]) for i in body.get("invoices") or [] if i.get("invoice_id")]
+    if body.get("invoice_id") and kind != "invoice":
+        hinted.insert(0, str(body["invoice_id"]))
     if kind == "invoice":
         return [entity_id], []
     if kind == "payment":
-        payment = books.payment_get(org, entity_id)
+        try:
+            payment = books.payment_get(org, entity_id)
+        except ZohoNotFound:
+            return list(dict.fromkeys(hinted)), []
         return [str(i["invoice_id"]) for i in payment.get("invoices") or []], []
-    creditnote_id = (
-        entity_id if kind == "creditnote" else str(delivery.payload.get(kind, {}).get("creditnote_id") or "")
-    )
+    creditnote_id = entity_id if kind == "creditnote" else str(body.get("creditnote_id") or "")
     if not creditnote_id:
-        return [], []
-    note = books.creditnote_get(org, creditnote_id)
+        # A refund that does not name its credit note: re-check every invoice of ours with credit notes.
+        synced = InvoiceSync.objects.filter(organization_id=org).exclude(creditnote_ids=[])
+        return list(synced.values_list("invoice_id", flat=True)), [c for s in synced for c in s.creditnote_ids]
+    try:
+        note = books.creditnote_get(org, creditnote_id)
+    except ZohoNotFound:
+        return list(dict.fromkeys(hinted)), [creditnote_id]
     ids = [str(note["invoice_id"])] if note.get("invoice_id") else []
     ids += [str(a["invoice_id"]) for a in note.get("invoices") or [] if str(a["invoice_id"]) not in ids]
     return ids, [creditnote_id]

@@ -304,3 +304,34 @@ def test_a_redelivery_costs_one_books_call(hooks, invoice):
     assert [(c["method"], c["path"]) for c in hooks.calls[before:] if c["product"] == "books"] == [
         ("GET", f"/books/v3/invoices/{invoice['invoice_id']}")
     ]
+
+
+def test_a_refund_that_does_not_name_its_credit_note_still_reaches_the_deal(hooks, invoice, settings, client):
+    pay(hooks, invoice)
+    api = _books_api(hooks)
+    note = api(
+        "POST",
+        "/creditnotes",
+        {
+            "customer_id": invoice["customer_id"],
+            "invoice_id": invoice["invoice_id"],
+            "line_items": [{"name": "Goodwill credit", "rate": 50}],
+        },
+    )["creditnote"]
+    hooks.flush_webhooks()
+    hooks.webhook_mode = "manual"
+    api("POST", f"/creditnotes/{note['creditnote_id']}/refunds", {"amount": 20, "date": "2026-11-25"})
+    hooks.outbox.clear()  # Books' own delivery is lost; a bare one arrives instead
+    hooks.emit_webhook(US_ORG, "creditnote_refund", {"creditnote_refund_id": "999", "amount": 20})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Refunded_Amount"] == Decimal("20.00")
+
+
+def test_a_payment_books_no_longer_shows_still_resyncs_its_invoice(hooks, invoice):
+    pay(hooks, invoice)
+    hooks.webhook_mode = "manual"
+    hooks.orgs[US_ORG].invoices[invoice["invoice_id"]]["status"] = "void"  # changed in Books since
+    hooks.orgs[US_ORG].invoices[invoice["invoice_id"]]["last_modified_time"] = "2099-01-01T00:00:00+0000"
+    hooks.emit_webhook(US_ORG, "payment", {"payment_id": "123", "invoices": [{"invoice_id": invoice["invoice_id"]}]})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Void"
