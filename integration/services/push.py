@@ -586,16 +586,7 @@ class _Run:
                     "as a new item, then replay."
                 )
             item = self._item_create(line)
-        ItemLink.objects.get_or_create(
-            organization_id=self.org,
-            crm_product_id=line["product_id"],
-            defaults={
-                "books_item_id": item["item_id"],
-                "sku": line["sku"],
-                "sku_normalized": normalize_sku(line["sku"]),
-                "created_in_books": True,
-            },
-        )
+        self._item_link(line, item, created_in_books=True)
         return item["item_id"]
 
     def _item_exact(self, index: list[dict], line: dict) -> str | None:
@@ -613,16 +604,27 @@ class _Run:
             with self.call(f"Reactivate Books item “{item['name']}” (SKU {item.get('sku')})"):
                 self.books.item_mark_active(self.org, item["item_id"])
             item_index_add(self.org, {**item, "status": "active"})
-        ItemLink.objects.get_or_create(
+        self._item_link(line, item, created_in_books=False)
+        return item["item_id"]
+
+    def _item_link(self, line: dict, item: dict, *, created_in_books: bool) -> None:
+        """Record (organization, product) → item, and note the item on the CRM Product (informational:
+        the link table is the truth; a failure here is recorded, never fatal)."""
+        _, new = ItemLink.objects.get_or_create(
             organization_id=self.org,
             crm_product_id=line["product_id"],
             defaults={
                 "books_item_id": item["item_id"],
-                "sku": item.get("sku") or "",
+                "sku": item.get("sku") or line["sku"],
                 "sku_normalized": normalize_sku(line["sku"]),
+                "created_in_books": created_in_books,
             },
         )
-        return item["item_id"]
+        if not new:
+            return
+        self.check_lease()
+        with contextlib.suppress(ZohoError), self.call(f"Note Books_Item_Id on CRM Product “{line['name']}”"):
+            self.crm.record_update("Products", line["product_id"], {"Books_Item_Id": item["item_id"]})
 
     def _item_create(self, line: dict) -> dict:
         payload = {

@@ -158,6 +158,7 @@ def test_india_matches_an_en_dash_sku_and_creates_a_new_item(press, sandbox):
     new = [i for i in sandbox.orgs[IN_ORG].items.values() if i["sku"] == "QW-800"]
     assert len(new) == 1 and invoices(sandbox, IN_ORG, deal_id(7))[0]["line_items"][0]["tax_name"] == "GST18 (MH)"
     assert ItemLink.objects.get(organization_id=IN_ORG, crm_product_id="5725767000000300008").created_in_books
+    assert sandbox.crm["Products"]["5725767000000300008"]["Books_Item_Id"] == new[0]["item_id"]
 
 
 def test_an_untaxed_deal_needs_no_tax_rule(press, sandbox):

@@ -133,15 +133,7 @@ def test_void_and_overdue_follow_books(hooks, invoice, press):
 def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
     pay(hooks, invoice)
     api = _books_api(hooks)
-    note = api(
-        "POST",
-        "/creditnotes",
-        {
-            "customer_id": invoice["customer_id"],
-            "invoice_id": invoice["invoice_id"],
-            "line_items": [{"name": "Goodwill credit", "rate": 120}],
-        },
-    )["creditnote"]
+    note = credit_note(api, invoice, 120)
     hooks.flush_webhooks()
     assert deal(hooks)["Credited_Amount"] == Decimal("120.00")
     api("POST", f"/creditnotes/{note['creditnote_id']}/refunds", {"amount": 45, "date": "2026-11-25"})
@@ -156,6 +148,16 @@ def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
     client.force_login(UserFactory())
     html = client.get(f"/pushes/{push.pk}/").content.decode()
     assert "CN-00001" in html and "45.00" in html and "Paid in full" in html
+
+
+def credit_note(api, invoice: dict, amount: int) -> dict:
+    """Raise a credit note in Books against the invoice (credit notes never come from CRM)."""
+    body = {
+        "customer_id": invoice["customer_id"],
+        "invoice_id": invoice["invoice_id"],
+        "line_items": [{"name": "Goodwill credit", "rate": amount}],
+    }
+    return api("POST", "/creditnotes", body)["creditnote"]
 
 
 def _books_api(sandbox):
@@ -309,15 +311,7 @@ def test_a_redelivery_costs_one_books_call(hooks, invoice):
 def test_a_refund_that_does_not_name_its_credit_note_still_reaches_the_deal(hooks, invoice, settings, client):
     pay(hooks, invoice)
     api = _books_api(hooks)
-    note = api(
-        "POST",
-        "/creditnotes",
-        {
-            "customer_id": invoice["customer_id"],
-            "invoice_id": invoice["invoice_id"],
-            "line_items": [{"name": "Goodwill credit", "rate": 50}],
-        },
-    )["creditnote"]
+    note = credit_note(api, invoice, 50)
     hooks.flush_webhooks()
     hooks.webhook_mode = "manual"
     api("POST", f"/creditnotes/{note['creditnote_id']}/refunds", {"amount": 20, "date": "2026-11-25"})
