@@ -214,60 +214,6 @@ def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
     )
 
 
-def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) -> ItemLink:
-    """Finance decides a CRM product *is* an existing Books item (resolving a near-duplicate)."""
-    org = push.organization_id
-    item = BooksClient().item_get(org, item_id)
-    line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
-    if line is None:
-        raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
-    link, _ = ItemLink.objects.update_or_create(
-        organization_id=org,
-        crm_product_id=product_id,
-        defaults={
-            "books_item_id": item["item_id"],
-            "sku": item.get("sku") or "",
-            "created_in_books": False,
-            "sku_normalized": normalize_sku(line["sku"]),
-        },
-    )
-    push_event(
-        push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
-    )
-    return link
-
-
-def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
-    """Finance confirms a CRM product is new although Books has look-alikes: the next run creates it."""
-    line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
-    if line is None:
-        raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
-    with transaction.atomic():
-        locked = InvoicePush.objects.select_for_update().get(pk=push.pk)
-        confirmed = set(locked.plan.get("confirmed_new", [])) | {product_id}
-        locked.plan = {**locked.plan, "confirmed_new": sorted(confirmed)}
-        locked.save(update_fields=["plan", "updated_at"])
-        push_event(push, f"{user} confirmed “{line['name']}” (SKU {line['sku']}) as a new Books item", step=Step.ITEMS)
-    push.refresh_from_db()
-
-
-def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> CustomerLink:
-    """Finance decides which existing Books customer an Account is (when several match)."""
-    org, account = push.organization_id, push.plan["account"]
-    contact = BooksClient().contact_get(org, contact_id)
-    link, _ = CustomerLink.objects.update_or_create(
-        organization_id=org,
-        crm_account_id=account["id"],
-        defaults={"books_contact_id": contact["contact_id"], "contact_name": contact["contact_name"]},
-    )
-    push_event(
-        push,
-        f"{user} linked Account “{account['name']}” to Books customer “{contact['contact_name']}”",
-        step=Step.CUSTOMER,
-    )
-    return link
-
-
 # --- the sweeper --------------------------------------------------------------------------------------
 def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
     """Re-queue pushes whose worker vanished; return ids of queued pushes that need a task sent.

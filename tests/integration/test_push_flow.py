@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from audits.services import customer_link_choose, item_confirm_new, item_link_choose
 from integration.models import CustomerLink, InvoicePush, ItemLink, PushEvent
-from integration.services.push import item_confirm_new, item_link_choose, push_approve, push_replay, push_sweep
+from integration.services.push import push_approve, push_replay, push_sweep
 from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, account_id, deal_id
 from tests.conftest import sign
 from tests.factories import InvoicePushFactory, UserFactory
@@ -235,7 +236,7 @@ def test_near_duplicate_items_stop_the_push_until_finance_decides(press, sandbox
     assert invoice["line_items"][0]["item_id"] == doohickey["item_id"]
 
 
-def test_several_matching_customers_need_a_decision(press, sandbox):
+def test_several_matching_customers_need_a_decision(press, sandbox, django_capture_on_commit_callbacks):
     org = sandbox.orgs[US_ORG]
     org.contacts["460000000000502"] = {
         **org.contacts["460000000000501"],
@@ -247,6 +248,12 @@ def test_several_matching_customers_need_a_decision(press, sandbox):
     push = InvoicePush.objects.get(pk=reply["push_id"])
     assert push.state == "failed" and "2 Books customers match the Account “Initech, LLC”" in push.error
     assert not CustomerLink.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_link_choose(push=push, contact_id="460000000000502", user=UserFactory(groups=["finance-admin"]))
+        push_replay(push=push, user=None)
+    push.refresh_from_db()
+    assert push.state == "pushed" and push.plan["customer_id"] == "460000000000502"
+    assert invoices(sandbox, US_ORG, deal_id(1))[0]["customer_id"] == "460000000000502"
 
 
 # --- failures, retries, one invoice -----------------------------------------------------------------
