@@ -12,6 +12,9 @@ from integration.services.webhooks import cliq_post_send, reconcile_all, webhook
 from integration.zoho.errors import ZohoError
 
 EAGER_MAX_SLEEP_SECONDS = 5.0
+# In-process retries run inside an HTTP request (the CRM button's caller gives up at 40 s).
+EAGER_RETRY_BUDGET_SECONDS = 15.0
+EAGER_MAX_ATTEMPTS = 3
 WEBHOOK_MAX_ATTEMPTS = 8
 
 
@@ -27,9 +30,11 @@ def push_execute_task(self, push_id: int) -> None:
     if not self.request.is_eager:
         push_execute_task.apply_async((push_id,), countdown=delay)
         return
-    while delay is not None:
+    started = time.monotonic()
+    while delay is not None and time.monotonic() - started + delay <= EAGER_RETRY_BUDGET_SECONDS:
         time.sleep(min(delay, EAGER_MAX_SLEEP_SECONDS))
         delay = push_execute(push_id=push_id)
+    # Out of budget: the push stays queued with its retry time; the next press (or a sweeper) runs it.
 
 
 @shared_task
@@ -43,7 +48,8 @@ def push_sweep_task() -> int:
 
 def _retry(task, args: tuple, exc, attempt: int) -> bool:
     """Schedule another try of a webhook-side task after a retryable Zoho error; False when out of tries."""
-    if not getattr(exc, "retryable", False) or attempt >= WEBHOOK_MAX_ATTEMPTS:
+    limit = EAGER_MAX_ATTEMPTS if task.request.is_eager else WEBHOOK_MAX_ATTEMPTS
+    if not getattr(exc, "retryable", False) or attempt >= limit:
         return False
     delay = retry_delay(attempt, getattr(exc, "retry_after", None))
     if task.request.is_eager:

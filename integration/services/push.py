@@ -163,6 +163,13 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
 
 
 def _press_again(push: InvoicePush, user: str) -> InvoicePush:
+    if push.state == State.QUEUED and (push.next_attempt_at is None or push.next_attempt_at <= timezone.now()):
+        # Due and perhaps without a task (in-process retries ran out of time): send one; claiming is atomic.
+        from integration.tasks import push_execute_task
+
+        push_execute_task.delay(push.pk)
+        push.refresh_from_db()
+        return push
     if push.state == State.FAILED:
         push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
         push.refresh_from_db()

@@ -361,3 +361,25 @@ def test_a_refused_create_is_retried_without_a_lookup(press, sandbox):
     assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
     assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
     assert sandbox.calls_to("GET", r"/invoices$") == []  # a 429 means Books did not act
+
+
+def test_in_process_retries_stop_within_the_button_timeout_and_a_later_press_resumes(press, sandbox, settings):
+    import integration.tasks as tasks
+
+    settings.PUSH_RETRY_BASE_SECONDS = settings.PUSH_RETRY_MAX_SECONDS = 0.3
+    budget, tasks.EAGER_RETRY_BUDGET_SECONDS = tasks.EAGER_RETRY_BUDGET_SECONDS, 1.0
+    try:
+        sandbox.add_fault("error", method="POST", path="/invoices", count=100)
+        started = time.monotonic()
+        status, reply = press(deal_id(2))
+        assert status == 202 and time.monotonic() - started < 5
+        push = InvoicePush.objects.get(pk=reply["push_id"])
+        assert push.state == "queued" and push.attempts >= 2
+        sandbox.faults.clear()
+        time.sleep(0.35)  # the retry time has come
+        status, again = press(deal_id(2))
+        push.refresh_from_db()
+        assert (status, again["status"]) == (200, "pushed")
+        assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+    finally:
+        tasks.EAGER_RETRY_BUDGET_SECONDS = budget
