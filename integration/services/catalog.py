@@ -30,9 +30,13 @@ class PushNeedsDecision(Exception):
 
 
 # --- items -----------------------------------------------------------------------------------------
+def _items_key(organization_id: str) -> str:
+    return f"books:items:{organization_id}"
+
+
 def item_index(books: BooksClient, organization_id: str, *, fresh: bool = False) -> list[dict]:
     """Every item of the organization, every page, active and inactive; cached for five minutes."""
-    key = f"books:items:{organization_id}"
+    key = _items_key(organization_id)
     items = None if fresh else cache.get(key)
     if items is None:
         items = books.items_all(organization_id)
@@ -42,12 +46,12 @@ def item_index(books: BooksClient, organization_id: str, *, fresh: bool = False)
 
 def item_index_cached(organization_id: str) -> list[dict] | None:
     """The cached item index, or None when it must be fetched."""
-    return cache.get(f"books:items:{organization_id}")
+    return cache.get(_items_key(organization_id))
 
 
 def item_index_add(organization_id: str, item: dict) -> None:
     """Keep the cached index in step after we created or reactivated an item."""
-    key = f"books:items:{organization_id}"
+    key = _items_key(organization_id)
     items = cache.get(key)
     if items is not None:
         cache.set(key, [i for i in items if i["item_id"] != item["item_id"]] + [item], ITEMS_CACHE_SECONDS)

@@ -45,6 +45,7 @@ from integration.services.catalog import (
     items_near,
 )
 from integration.services.planning import PushBlocked, deal_plan
+from integration.services.queue import enqueue
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import (
@@ -80,12 +81,6 @@ def push_event(
     return PushEvent.objects.create(
         push=push, step=step, action=action, outcome=outcome, message=redact_text(message), detail=redact(detail or {})
     )
-
-
-def _enqueue(push_id: int) -> None:
-    from integration.tasks import push_execute_task
-
-    transaction.on_commit(lambda: push_execute_task.delay(push_id))
 
 
 # --- the button press ----------------------------------------------------------------------------------
@@ -152,7 +147,7 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
                 message=note or f"Planned; {push.get_state_display().lower()}.",
             )
             if state == State.QUEUED:
-                _enqueue(push.pk)
+                enqueue("push_execute_task", push.pk)
     except IntegrityError:
         # A concurrent press won the one-active-push constraint: answer with its push.
         existing = active_push(deal_id)
@@ -167,7 +162,7 @@ def _press_again(push: InvoicePush, user: str) -> InvoicePush:
         # Due and perhaps without a task (in-process retries ran out of time): send one; claiming is atomic.
         from integration.tasks import push_execute_task
 
-        push_execute_task.delay(push.pk)
+        push_execute_task.delay(push.pk)  # now, not on commit: nothing here is waiting to commit
         push.refresh_from_db()
         return push
     if push.state == State.FAILED:
@@ -190,7 +185,7 @@ def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, 
             )
         push_event(push, action, outcome=PushEvent.Outcome.INFO, message=f"{from_state} → {to_state}")
         if to_state == State.QUEUED:
-            _enqueue(push.pk)
+            enqueue("push_execute_task", push.pk)
     push.refresh_from_db()
 
 

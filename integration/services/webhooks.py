@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from integration.models import CliqPost, InvoicePush, InvoiceSync, LegalEntity, ReconcileCursor, WebhookDelivery
 from integration.redaction import redact
+from integration.services.queue import enqueue
 from integration.zoho.books import BooksClient
 from integration.zoho.cliq import CliqClient
 from integration.zoho.crm import CrmClient
@@ -49,13 +50,6 @@ RECONCILE_OVERLAP = timedelta(minutes=5)
 RECONCILE_FIRST_LOOKBACK = timedelta(days=1)
 
 
-def _enqueue(task_name: str, *args) -> None:
-    from integration import tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
-
-
 # --- receiving ------------------------------------------------------------------------------------------
 def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> WebhookDelivery:
     """Store a delivery (headers redacted) and hand it to a worker. Unknown organizations and kinds are
@@ -81,7 +75,7 @@ def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> We
             note=note,
         )
         if state == WebhookDelivery.State.RECEIVED:
-            _enqueue("webhook_process_task", delivery.pk)
+            enqueue("webhook_process_task", delivery.pk)
     return delivery
 
 
@@ -165,10 +159,11 @@ def invoice_sync(
     if push is None:
         return None
     books = books or BooksClient()
-    InvoiceSync.objects.get_or_create(organization_id=organization_id, invoice_id=invoice_id, defaults={"push": push})
+    previous, _ = InvoiceSync.objects.get_or_create(
+        organization_id=organization_id, invoice_id=invoice_id, defaults={"push": push}
+    )
 
     invoice = books.invoice_get(organization_id, invoice_id)
-    previous = InvoiceSync.objects.get(organization_id=organization_id, invoice_id=invoice_id)
     fingerprint = _fingerprint(invoice)
     if previous.synced_at and not creditnote_ids and fingerprint == previous.books_fingerprint:
         return previous  # the invoice is as we last synced it: one call, nothing to do
@@ -302,7 +297,7 @@ def _cliq_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
             defaults={"push": push, "text": text, "card_title": title},
         )
         if created:
-            _enqueue("cliq_post_task", post.pk)
+            enqueue("cliq_post_task", post.pk)
 
 
 def cliq_post_send(*, post_id: int) -> None:
@@ -327,7 +322,7 @@ def parked_release(*, organization_id: str, invoice_id: str) -> int:
         ).values_list("pk", flat=True)
     )
     for delivery_id in parked:
-        _enqueue("webhook_process_task", delivery_id)
+        enqueue("webhook_process_task", delivery_id)
     return len(parked)
 
 
