@@ -1,6 +1,10 @@
 """Resolving duplicates a push stopped on: finance says which Books record a CRM record *is*, or that
 it is genuinely new. Detection lives with the matching rules (integration/services/catalog.py); these are
-the decisions, each written to the push's timeline. The push is then replayed."""
+the decisions, each written to the push's timeline. The push is then replayed.
+
+A decision is refused while a worker runs the push: the run saves its own copy of the plan as it goes
+and would write over a decision made meanwhile. Each decision holds the push's row lock, so a run
+that claims the push right after it reads the decision."""
 
 from __future__ import annotations
 
@@ -9,31 +13,47 @@ from django.db import transaction
 from integration.models import CustomerLink, InvoicePush, ItemLink
 from integration.normalize import normalize_sku
 from integration.services.push import PushStateError, push_event
-from integration.zoho.books import BooksClient
+from integration.zoho.books import BooksClient, books_id
 
 Step = InvoicePush.Step
+
+
+def _lock_idle(push: InvoicePush) -> InvoicePush:
+    """The push's row, locked, or `PushStateError` while a worker is running it (call inside atomic)."""
+    locked = InvoicePush.objects.select_for_update().get(pk=push.pk)
+    if locked.state == InvoicePush.State.RUNNING:
+        raise PushStateError(
+            f"Push #{push.pk} is being worked on right now; wait until it stops (a few seconds), then decide."
+        )
+    return locked
 
 
 def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) -> ItemLink:
     """Finance decides a CRM product *is* an existing Books item (resolving a near-duplicate)."""
     org = push.organization_id
-    item = BooksClient().item_get(org, item_id)
+    item = BooksClient().item_get(org, books_id(item_id))
     line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
     if line is None:
         raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
-    link, _ = ItemLink.objects.update_or_create(
-        organization_id=org,
-        crm_product_id=product_id,
-        defaults={
-            "books_item_id": item["item_id"],
-            "sku": item.get("sku") or "",
-            "created_in_books": False,
-            "sku_normalized": normalize_sku(line["sku"]),
-        },
-    )
-    push_event(
-        push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
-    )
+    with transaction.atomic():
+        locked = _lock_idle(push)
+        link, _ = ItemLink.objects.update_or_create(
+            organization_id=org,
+            crm_product_id=product_id,
+            defaults={
+                "books_item_id": item["item_id"],
+                "sku": item.get("sku") or "",
+                "created_in_books": False,
+                "sku_normalized": normalize_sku(line["sku"]),
+            },
+        )
+        item_ids = {k: v for k, v in locked.plan.get("item_ids", {}).items() if k != product_id}
+        locked.plan = {**locked.plan, "item_ids": item_ids}  # resolved again from the link on replay
+        locked.save(update_fields=["plan", "updated_at"])
+        push_event(
+            push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
+        )
+    push.refresh_from_db()
     return link
 
 
@@ -43,7 +63,7 @@ def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
     if line is None:
         raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
     with transaction.atomic():
-        locked = InvoicePush.objects.select_for_update().get(pk=push.pk)
+        locked = _lock_idle(push)
         confirmed = set(locked.plan.get("confirmed_new", [])) | {product_id}
         locked.plan = {**locked.plan, "confirmed_new": sorted(confirmed)}
         locked.save(update_fields=["plan", "updated_at"])
@@ -54,15 +74,20 @@ def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
 def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> CustomerLink:
     """Finance decides which existing Books customer an Account is (when several match)."""
     org, account = push.organization_id, push.plan["account"]
-    contact = BooksClient().contact_get(org, contact_id)
-    link, _ = CustomerLink.objects.update_or_create(
-        organization_id=org,
-        crm_account_id=account["id"],
-        defaults={"books_contact_id": contact["contact_id"], "contact_name": contact["contact_name"]},
-    )
-    push_event(
-        push,
-        f"{user} linked Account “{account['name']}” to Books customer “{contact['contact_name']}”",
-        step=Step.CUSTOMER,
-    )
+    contact = BooksClient().contact_get(org, books_id(contact_id))
+    with transaction.atomic():
+        locked = _lock_idle(push)
+        link, _ = CustomerLink.objects.update_or_create(
+            organization_id=org,
+            crm_account_id=account["id"],
+            defaults={"books_contact_id": contact["contact_id"], "contact_name": contact["contact_name"]},
+        )
+        locked.plan = {k: v for k, v in locked.plan.items() if k != "customer_id"}  # resolved again on replay
+        locked.save(update_fields=["plan", "updated_at"])
+        push_event(
+            push,
+            f"{user} linked Account “{account['name']}” to Books customer “{contact['contact_name']}”",
+            step=Step.CUSTOMER,
+        )
+    push.refresh_from_db()
     return link

@@ -6,15 +6,21 @@ SECRET_KEY. With DEBUG off the process refuses to start without a real SECRET_KE
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+# Optional; real environment variables win. The demo writes one; the test suite sets ENV_FILE="" to ignore it.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -37,11 +43,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "axes",
     "integration",
     "audits",
 ]
 
 MIDDLEWARE = [
+    # First: a load balancer's probe needs no host check, no HTTPS redirect and no session.
+    "integration.middleware.health_check",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +61,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "integration.middleware.no_store",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -67,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "integration.context_processors.zoho_status",
             ],
         },
     },
@@ -87,37 +100,55 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache / Redis --------------------------------------------------------------------------
+# --- Shared store: cache, Books rate limiter, creation locks ----------------------------------
+# Every process must see the same rate-limit window and creation locks, so there is no per-process
+# store: Redis when configured, otherwise the database (the `bridge_cache` table and `BooksCallWindow`).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bridge_cache"}}
 
 # --- Celery ---------------------------------------------------------------------------------
-# No broker configured: run tasks eagerly in-process (the zero-setup default). The in-memory transport
-# is named only so that nothing ever tries a broker on localhost.
+# No broker configured: run tasks eagerly in-process (the contract's zero-setup default, for management
+# commands and the simplest setups). The in-memory transport is named only so that nothing ever tries a
+# broker on localhost. `filesystem://` is the embedded broker the demo uses when no Redis is reachable:
+# messages are files under CELERY_FILESYSTEM_DIR, shared by every process on the machine.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_FILESYSTEM_DIR = env.path("CELERY_FILESYSTEM_DIR", default=BASE_DIR / "var" / "broker")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered, not lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long Zoho calls: do not hoard messages
-CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_TASK_TIME_LIMIT = 300
+# A task is told to stop at the soft limit and killed at the hard one (prefork; the threads pool has no hard limit).
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT_SECONDS", default=max(1, CELERY_TASK_TIME_LIMIT - 60))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longer than the longest task plus its retries' countdowns, so acks_late never double-runs a live task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue, _control = Path(CELERY_FILESYSTEM_DIR) / "queue", Path(CELERY_FILESYSTEM_DIR) / "control"
+    _queue.mkdir(parents=True, exist_ok=True)
+    _control.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "control_folder": str(_control),
+    }
 CELERY_TIMEZONE = "UTC"
+# Keep Django's logging (and its secret-masking filter) in the worker instead of Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "var" / "beat"))
+PUSH_SWEEP_INTERVAL_SECONDS = env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=60.0)
+RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE = {
-    "push-sweep": {
-        "task": "integration.tasks.push_sweep_task",
-        "schedule": env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=60.0),
-    },
+    "push-sweep": {"task": "integration.tasks.push_sweep_task", "schedule": PUSH_SWEEP_INTERVAL_SECONDS},
+    "reconcile": {"task": "integration.tasks.reconcile_task", "schedule": RECONCILE_INTERVAL_SECONDS},
 }
 
 # --- Zoho and the other contract variables (CONTRACT.md §1) ---------------------------------
@@ -142,6 +173,14 @@ PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
 PUSH_RETRY_MAX_SECONDS = env.float("PUSH_RETRY_MAX_SECONDS", default=600.0)
 # A push "running" for longer than this lost its worker (it must exceed CELERY_TASK_TIME_LIMIT).
 PUSH_RUNNING_DEADLINE_SECONDS = env.int("PUSH_RUNNING_DEADLINE_SECONDS", default=360)
+if PUSH_RUNNING_DEADLINE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"PUSH_RUNNING_DEADLINE_SECONDS ({PUSH_RUNNING_DEADLINE_SECONDS}) must be longer than the task's hard "
+        f"time limit ({CELERY_TASK_TIME_LIMIT} s), or the sweeper would take pushes from live workers."
+    )
+# While an invoice create is in flight its worker beats this often; a later attempt waits (never creates)
+# until the create has answered or its heartbeat is three beats old (the worker is gone).
+PUSH_CREATE_HEARTBEAT_SECONDS = env.float("PUSH_CREATE_HEARTBEAT_SECONDS", default=5.0)
 # Seconds of connect / read timeout for every Zoho call (the CRM button's Deluge caller gives up at 40 s).
 ZOHO_CONNECT_TIMEOUT = env.float("ZOHO_CONNECT_TIMEOUT", default=5.0)
 ZOHO_READ_TIMEOUT = env.float("ZOHO_READ_TIMEOUT", default=30.0)
@@ -167,6 +206,31 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 X_FRAME_OPTIONS = "DENY"
 
+# Brute-force protection (django-axes): five wrong passwords for one username from one address lock that
+# pair out for 15 minutes, the right password included. Attempts live in the database (all processes).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp): everything is served from here; no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,7 +248,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -192,6 +256,9 @@ STORAGES = {
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Secrets are masked when a log record is made (integration.redaction installs a record factory in
+# every process that loads Django: web, worker, beat, commands), so no handler can bypass it; the
+# handler filter is a second layer for records made before that.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -206,6 +273,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # runserver's access log has its own handler in Django's defaults: route it through ours.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # httpx/httpcore log every request URL at INFO/DEBUG; Cliq URLs carry their key in the query.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

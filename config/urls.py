@@ -12,3 +12,4 @@ urlpatterns = [
     path("api/books/webhook/<str:organization_id>/", integration_views.books_webhook, name="books-webhook"),
     path("", include("integration.urls")),
 ]
+handler404 = "integration.views.not_found"

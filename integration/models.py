@@ -166,6 +166,9 @@ class InvoicePush(models.Model):
     invoice_id = models.CharField(max_length=40, blank=True)
     invoice_number = models.CharField(max_length=60, blank=True)
     invoice_url = models.URLField(max_length=500, blank=True)
+    create_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while an invoice create is in flight; its worker refreshes it."
+    )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -233,6 +236,9 @@ class ZohoAccessToken(models.Model):
     fatal_error = models.TextField(blank=True, help_text="Set when Zoho refused the refresh token itself.")
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    retry_not_before = models.DateTimeField(
+        null=True, blank=True, help_text="Zoho is throttling refreshes: no process asks again before this."
+    )
 
     def __str__(self) -> str:
         return f"Zoho access token (refreshed {self.refresh_count} times)"
@@ -273,7 +279,6 @@ class InvoiceSync(models.Model):
     organization_id = models.CharField(max_length=40)
     invoice_id = models.CharField(max_length=40)
     push = models.OneToOneField(InvoicePush, on_delete=models.CASCADE, related_name="sync")
-    books_status = models.CharField(max_length=30, blank=True)
     books_last_modified = models.CharField(max_length=40, blank=True)
     books_fingerprint = models.CharField(max_length=200, blank=True, help_text="What we used of the invoice last time.")
     payment_status = models.CharField(max_length=30, blank=True, help_text="Last value written to the deal.")
@@ -283,6 +288,7 @@ class InvoiceSync(models.Model):
     creditnotes = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")
     payments = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")
     crm_writes = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0, help_text="Bumped by every sync that writes its reading.")
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -302,6 +308,7 @@ class CliqPost(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped (no Cliq URL)"
+        UNCONFIRMED = "unconfirmed", "Unconfirmed (Cliq may have posted it; not resent)"
 
     organization_id = models.CharField(max_length=40)
     payment_id = models.CharField(max_length=40)
@@ -309,7 +316,7 @@ class CliqPost(models.Model):
     push = models.ForeignKey(InvoicePush, null=True, on_delete=models.SET_NULL, related_name="cliq_posts")
     text = models.TextField()
     card_title = models.CharField(max_length=200, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -334,3 +341,26 @@ class ReconcileCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} reconciled at {self.last_run_at:%Y-%m-%d %H:%M}"
+
+
+class BooksCallWindow(models.Model):
+    """The Books rate-limit window of one organization when there is no Redis: the times (epoch seconds) of
+    the calls made in the last window, shared by every process through the database."""
+
+    organization_id = models.CharField(max_length=40, unique=True)
+    calls = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Books calls for {self.organization_id}: {len(self.calls)} in the window"
+
+
+class BooksPause(models.Model):
+    """Books refused an organization for its daily API cap (code 45): no Books call for it before `until`."""
+
+    organization_id = models.CharField(max_length=40, unique=True)
+    until = models.DateTimeField()
+    reason = models.TextField()
+    since = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Books paused for {self.organization_id} until {self.until:%Y-%m-%d %H:%M} UTC"

@@ -2,21 +2,27 @@
 60-second window, counted across every process (CONTRACT.md §1).
 
 With Redis configured the window is a sorted set per organization, checked and filled by one Lua
-script using Redis' own clock (so workers on different machines agree). Without Redis (the embedded
-default, one process) an in-process window does the same job.
+script using Redis' own clock (so workers on different machines agree). Without Redis the window is a
+database row per organization, locked while it is checked and filled, so the demo's web, worker and
+beat processes share it too. There is no per-process window.
+
+Books' daily cap (code 45) pauses an organization: `books_pause` records until when, and every call for
+it is held back (`ZohoQuotaExceeded`, which spends no retry attempt) until then.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from integration.zoho.errors import ZohoDeferred
+from integration.models import BooksCallWindow, BooksPause
+from integration.zoho.errors import ZohoDeferred, ZohoQuotaExceeded
 
 _ACQUIRE = """
 local key, limit, window, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -49,43 +55,80 @@ class RedisWindow:
             self.client.delete(key)
 
 
-class LocalWindow:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.calls: dict[str, deque] = defaultdict(deque)
+class DatabaseWindow:
+    """The same window in a database row per organization (the shared store when there is no Redis)."""
 
     def try_acquire(self, key: str, limit: int, window: float) -> float:
-        with self.lock:
-            now = time.monotonic()
-            calls = self.calls[key]
-            while calls and calls[0] <= now - window:
-                calls.popleft()
-            if len(calls) < limit:
+        with transaction.atomic():
+            BooksCallWindow.objects.get_or_create(organization_id=key)
+            row = BooksCallWindow.objects.select_for_update().get(organization_id=key)
+            now = time.time()
+            calls = [t for t in row.calls if t > now - window]
+            wait = 0.0 if len(calls) < limit else calls[0] + window - now
+            if wait <= 0:
                 calls.append(now)
-                return 0.0
-            return calls[0] + window - now
+            row.calls = calls
+            row.save(update_fields=["calls"])
+            return wait
 
     def reset(self) -> None:
-        with self.lock:
-            self.calls.clear()
+        BooksCallWindow.objects.all().delete()
 
 
-_windows: dict[str, RedisWindow | LocalWindow] = {}
+_windows: dict[str, RedisWindow | DatabaseWindow] = {}
 
 
-def _window() -> RedisWindow | LocalWindow:
+def _window() -> RedisWindow | DatabaseWindow:
     url = settings.REDIS_URL
     if url not in _windows:
-        _windows[url] = RedisWindow(url) if url else LocalWindow()
+        _windows[url] = RedisWindow(url) if url else DatabaseWindow()
     return _windows[url]
+
+
+# --- the daily cap ----------------------------------------------------------------------------------
+def books_pause(organization_id: str, *, reason: str, now: datetime | None = None) -> BooksPause:
+    """Books refused the organization for its daily cap: hold its calls until the cap has reset.
+
+    When Books resets the cap is not documented (midnight in the organization's time zone, or a rolling
+    day): we wait for the next UTC midnight but at least an hour, then try one call; a refusal pauses again.
+    """
+    now = now or timezone.now()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    until = max(midnight, now + timedelta(hours=1))
+    pause, _ = BooksPause.objects.update_or_create(
+        organization_id=organization_id, defaults={"until": until, "reason": reason[:500]}
+    )
+    return pause
+
+
+def books_paused_until(organization_id: str) -> datetime | None:
+    """When Books work for the organization may resume, or None when it is not paused."""
+    return (
+        BooksPause.objects.filter(organization_id=organization_id, until__gt=timezone.now())
+        .values_list("until", flat=True)
+        .first()
+    )
+
+
+def quota_exceeded(organization_id: str, until: datetime) -> ZohoQuotaExceeded:
+    wait = max(1.0, (until - timezone.now()).total_seconds())
+    return ZohoQuotaExceeded(
+        f"Books' daily API limit for organization {organization_id} is used up: its Books work is paused "
+        f"until {until:%Y-%m-%d %H:%M} UTC and resumes by itself",
+        code=45,
+        retry_after=wait,
+    )
 
 
 def books_acquire(organization_id: str, *, max_wait: float | None = None) -> float:
     """Take one Books call slot for the organization, waiting up to `max_wait` seconds for it.
 
     Returns the seconds waited. Raises `ZohoDeferred` (retryable, with `retry_after`) rather than
-    hold a worker longer than `max_wait`.
+    hold a worker longer than `max_wait`, and `ZohoQuotaExceeded` while the organization is paused.
     """
+    paused_until = books_paused_until(organization_id)
+    if paused_until:
+        raise quota_exceeded(organization_id, paused_until)
     limit, window = settings.BOOKS_RATE_LIMIT_PER_MINUTE, settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS
     # Slots are taken here but counted when Books receives the call; latency varies between the two.
     # Counting over 61 s for a 60 s window keeps Books' own count within the limit despite that.

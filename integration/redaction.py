@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from django.conf import settings
 
 MASK = "[redacted]"
+MAX_DEPTH = 32  # deeper JSON is refused at the door; anything deeper here is cut, never recursed into
 
 SECRET_KEYS = frozenset(
     {
@@ -55,29 +57,65 @@ def redact_text(text: str) -> str:
     return text
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, _depth: int = 0) -> Any:
     """Return a copy of a JSON-like value with secret keys masked and secret values removed."""
+    if _depth > MAX_DEPTH:
+        return "[nested too deeply]"
     if isinstance(value, dict):
-        return {k: (MASK if isinstance(k, str) and k.lower() in SECRET_KEYS else redact(v)) for k, v in value.items()}
+        return {
+            k: (MASK if isinstance(k, str) and k.lower() in SECRET_KEYS else redact(v, _depth + 1))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
+        return [redact(v, _depth + 1) for v in value]
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iteratively: a hostile body cannot exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Rewrite a log record in place with its message (and traceback) masked."""
+    try:
+        cleaned = redact_text(record.getMessage())
+    except Exception:  # a malformed record must still not leak: drop its arguments
+        cleaned = redact_text(str(record.msg))
+    if record.exc_info and record.exc_info[1] is not None:
+        # Formatters render the traceback later; pre-render it redacted instead.
+        cleaned += "\n" + redact_text("".join(traceback.format_exception(*record.exc_info)))
+        record.exc_info = None
+        record.exc_text = None
+    record.msg, record.args = cleaned, None
+    return record
 
 
 class RedactingFilter(logging.Filter):
     """Logging filter that rewrites each record's message with secrets masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact_text(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            # Formatters render the traceback later; pre-render it redacted instead.
-            import traceback
-
-            cleaned += "\n" + redact_text("".join(traceback.format_exception(*record.exc_info)))
-            record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = cleaned, None
+        redact_record(record)
         return True
+
+
+def install_log_record_factory() -> None:
+    """Mask secrets when a log record is made, in this process, whatever handler later writes it:
+    Celery's worker handlers, runserver's access log and gunicorn's loggers never see the clear text."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacting", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(previous(*args, **kwargs))
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

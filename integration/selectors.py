@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.utils import timezone
 
-from integration.models import InvoicePush, LegalEntity, TaxRule
-from integration.zoho.auth import current_fatal_error
+from config.celery import app as celery_app
+from integration.models import BooksPause, InvoicePush, LegalEntity, TaxRule
+from integration.zoho.auth import current_fatal_error, token_state
 
 
 def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") -> TaxRule | None:
@@ -46,3 +49,32 @@ def push_counts() -> dict[str, int]:
 def zoho_token_problem() -> str:
     """The fatal OAuth problem to show on every screen, or ''."""
     return current_fatal_error()
+
+
+def books_pauses() -> list[BooksPause]:
+    """Organizations whose Books work is paused for the daily API cap right now."""
+    return list(BooksPause.objects.filter(until__gt=timezone.now()).order_by("until"))
+
+
+def health_report() -> dict:
+    """What a load balancer (and an operator) needs to know: database, broker, Zoho token. No secrets."""
+    report: dict = {"status": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        report["database"] = "ok"
+    except DatabaseError as exc:
+        report["status"], report["database"] = "unavailable", f"error: {type(exc).__name__}"
+    if celery_app.conf.task_always_eager:
+        report["broker"] = "none (tasks run in-process)"
+    else:
+        try:
+            with celery_app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+            report["broker"] = "ok"
+        except Exception as exc:  # any transport failure means "not ok"; the type says which
+            report["status"], report["broker"] = "unavailable", f"error: {type(exc).__name__}"
+    if report.get("database") == "ok":
+        report["zoho_token"] = token_state()
+        report["books_paused"] = [p.organization_id for p in books_pauses()]
+    return report

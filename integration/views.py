@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from integration import selectors
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, TaxRule
+from integration.redaction import MAX_DEPTH, json_depth
 from integration.services.push import push_request
 from integration.services.webhooks import webhook_receive
 
 logger = logging.getLogger(__name__)
 SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000
 DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+EPOCH_MS = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only: int() would take "١٢٣" and choke on 5,000 digits
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -44,7 +49,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "selected_state": state,
         "entities": LegalEntity.objects.all(),
         "tax_rules": TaxRule.objects.select_related("legal_entity"),
-        "token_problem": selectors.zoho_token_problem(),
     }
     template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"
     return render(request, template, context)
@@ -59,7 +63,6 @@ def push_detail(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
         "events": push.events.all(),
         "sync": InvoiceSync.objects.filter(push=push).first(),
         "cliq_posts": push.cliq_posts.order_by("created_at"),
-        "token_problem": selectors.zoho_token_problem(),
     }
     return render(request, "integration/push_detail.html", context)
 
@@ -74,8 +77,8 @@ def _signature_problem(request: HttpRequest) -> str:
     signature = request.headers.get("X-Signature", "")
     if not timestamp or not signature:
         return "Missing X-Timestamp or X-Signature header."
-    if not timestamp.isdigit():
-        return "X-Timestamp must be Unix epoch milliseconds."
+    if not EPOCH_MS.match(timestamp):
+        return "X-Timestamp must be Unix epoch milliseconds (ASCII digits)."
     if abs(time.time() * 1000 - int(timestamp)) > SIGNATURE_MAX_AGE_MS:
         return "The request is stale: X-Timestamp is more than 5 minutes away from now."
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256).hexdigest()
@@ -88,18 +91,54 @@ def _reply(http_status: int, message: str, **fields) -> JsonResponse:
     return JsonResponse({**fields, "message": message}, status=http_status)
 
 
-@csrf_exempt
-@require_POST
+class BadBody(Exception):
+    """The request body is not what the endpoint takes; the text says what it should be."""
+
+
+def machine_endpoint(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """For endpoints that Zoho calls: no CSRF, POST only, and every refusal answered in JSON with a
+    `message` (wrong method 405, body over DATA_UPLOAD_MAX_MEMORY_SIZE 413, bad body 400)."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        if request.method != "POST":
+            response = _reply(405, f"Use POST: {request.method} is not accepted here.")
+            response["Allow"] = "POST"
+            return response
+        try:
+            request.body  # noqa: B018 — reading it enforces the size limit
+        except RequestDataTooBig:
+            return _reply(413, "The body is too large.")
+        try:
+            return view(request, *args, **kwargs)
+        except BadBody as exc:
+            return _reply(400, str(exc))
+
+    return wrapper
+
+
+def json_object(request: HttpRequest, example: str) -> dict:
+    """The body as a JSON object, or `BadBody` saying what was expected."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadBody(f"The body must be JSON like {example}.") from None
+    if not isinstance(body, dict):
+        raise BadBody(f"The body must be a JSON object like {example}.")
+    if json_depth(body) > MAX_DEPTH:
+        raise BadBody(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
+    return body
+
+
+@machine_endpoint
 def crm_generate_invoice(request: HttpRequest) -> JsonResponse:
     """The CRM "Generate Invoice" button (a signed Deluge `invokeurl`)."""
     problem = _signature_problem(request)
     if problem:
         return _reply(401, problem)
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _reply(400, 'The body must be JSON like {"deal_id": "…", "user": "…"}.')
-    deal_id = body.get("deal_id") if isinstance(body, dict) else None
+    body = json_object(request, '{"deal_id": "…", "user": "…"}')
+    deal_id = body.get("deal_id")
     if isinstance(deal_id, int) and not isinstance(deal_id, bool):
         deal_id = str(deal_id)
     if not isinstance(deal_id, str) or not DEAL_ID.match(deal_id.strip()):
@@ -108,14 +147,17 @@ def crm_generate_invoice(request: HttpRequest) -> JsonResponse:
     if not isinstance(user, str) or len(user) > 254:
         return _reply(400, "user must be the email address of the person who clicked.")
 
-    # Answer with the state the press produced: with in-process tasks the worker may already have
-    # finished by now, but this press is still the one that queued it (202), not a repeat (200).
-    return _push_reply(push_request(deal_id=deal_id.strip(), user=user.strip()))
+    push = push_request(deal_id=deal_id.strip(), user=user.strip())
+    return _push_reply(push)
 
 
 def _push_reply(push: InvoicePush) -> JsonResponse:
+    """The CRM button's answer (CONTRACT.md §2), from the push as it stands now: with in-process tasks
+    the worker has already run by the time we answer."""
+    first_press = push.state in (InvoicePush.State.QUEUED, InvoicePush.State.PENDING_REVIEW)
+    push.refresh_from_db()
     state = InvoicePush.State
-    if push.state == state.PUSHED:
+    if push.state == state.PUSHED and not first_press:
         return _reply(
             200,
             f"Invoice {push.invoice_number} already exists for this deal.",
@@ -140,34 +182,48 @@ def _push_reply(push: InvoicePush) -> JsonResponse:
             status="pending_review",
             push_id=push.pk,
         )
+    if push.state == state.FAILED and selectors.zoho_token_problem():
+        # Not in the contract's list because it is not about the deal: Invoice Bridge cannot reach Zoho.
+        return _reply(
+            503,
+            f"The invoice was not created: {push.error} Finance can see this on the dashboard; "
+            "press Generate Invoice again once the Zoho connection is fixed.",
+            status="failed",
+            push_id=push.pk,
+        )
     if push.state == state.FAILED:
-        # Only reachable when tasks run in-process: the attempt already ran and failed.
+        # Reachable when tasks run in-process: the attempt already ran and failed.
         return _reply(
             202,
             f"Accepted, but the first attempt failed: {push.error} Finance can replay it.",
             status="queued",
             push_id=push.pk,
         )
+    if push.state == state.PUSHED:
+        return _reply(
+            202, f"Accepted: invoice {push.invoice_number} has been created.", status="queued", push_id=push.pk
+        )
     return _reply(202, "Accepted: the invoice is being created.", status="queued", push_id=push.pk)
 
 
-@csrf_exempt
-@require_POST
+@machine_endpoint
 def books_webhook(request: HttpRequest, organization_id: str) -> JsonResponse:
     """A Books workflow webhook ("Default payload"), authenticated by the X-Webhook-Token header."""
     expected = settings.BOOKS_WEBHOOK_TOKEN
     token = request.headers.get("X-Webhook-Token", "")
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
         return _reply(401, "Missing or wrong X-Webhook-Token.")
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _reply(400, 'The body must be the entity JSON Books sends, e.g. {"invoice": {…}}.')
-    if not isinstance(payload, dict):
-        return _reply(400, "The body must be a JSON object.")
+    payload = json_object(request, 'the entity JSON Books sends, e.g. {"invoice": {…}}')
     delivery = webhook_receive(organization_id=organization_id, payload=payload, headers=dict(request.headers))
     return _reply(
         200,
         "Received." if delivery.state == "received" else f"Acknowledged and ignored: {delivery.note}",
         delivery_id=delivery.pk,
     )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: JSON with a `message` under /api/ (machines read it), the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _reply(404, "There is no endpoint at this address.")
+    return defaults.page_not_found(request, exception)

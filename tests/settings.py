@@ -5,8 +5,13 @@ Zoho points at the in-process sandbox's host name; nothing here reaches a networ
 
 import os
 
+# A developer's .env (the demo writes one) must not leak into the tests.
+os.environ["ENV_FILE"] = ""
+
 for name, value in {
     "DEBUG": "true",
+    "CELERY_BROKER_URL": "",
+    "PUSH_CREATE_HEARTBEAT_SECONDS": "0.2",
     "SECURE_SSL_REDIRECT": "false",
     "ZOHO_ACCOUNTS_URL": "http://zoho-sandbox.test",
     "ZOHO_API_DOMAIN": "http://zoho-sandbox.test",

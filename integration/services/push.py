@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -46,6 +47,7 @@ from integration.services.catalog import (
 )
 from integration.services.planning import PushBlocked, deal_plan
 from integration.services.queue import enqueue
+from integration.zoho.auth import current_fatal_error
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import (
@@ -124,6 +126,24 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
                 message="Blocked: " + " ".join(blocked.reasons),
             )
         return push
+    except ZohoAuthError as exc:
+        # Zoho refuses our credentials: no worker can do better until a person fixes them. Record the press
+        # as failed (visible on the dashboard, replayable) instead of queueing work that cannot succeed.
+        try:
+            with transaction.atomic():
+                push = InvoicePush.objects.create(
+                    deal_id=deal_id, requested_by=user, state=State.FAILED, error=redact_text(str(exc))
+                )
+                push_event(
+                    push,
+                    "Generate Invoice pressed" + (f" by {user}" if user else ""),
+                    step=Step.PLAN,
+                    outcome=PushEvent.Outcome.ERROR,
+                    message=f"Zoho refused our credentials: {exc}",
+                )
+        except IntegrityError:
+            return active_push(deal_id) or InvoicePush.objects.filter(deal_id=deal_id).latest("created_at")
+        return push
     except ZohoError as exc:
         note = f"Could not plan now ({exc}); the worker will plan the invoice."
 
@@ -165,7 +185,7 @@ def _press_again(push: InvoicePush, user: str) -> InvoicePush:
         push_execute_task.delay(push.pk)  # now, not on commit: nothing here is waiting to commit
         push.refresh_from_db()
         return push
-    if push.state == State.FAILED:
+    if push.state == State.FAILED and not current_fatal_error():
         push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
         push.refresh_from_db()
     return push
@@ -249,6 +269,42 @@ def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
 
 
 # --- one attempt ----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def create_heartbeat(push_id: int) -> Iterator[None]:
+    """While an invoice create is in flight, refresh the push's `create_heartbeat_at` every
+    PUSH_CREATE_HEARTBEAT_SECONDS from a side thread; clear it when the call is over, whatever happened."""
+    stop = threading.Event()
+    interval = settings.PUSH_CREATE_HEARTBEAT_SECONDS
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                InvoicePush.objects.filter(pk=push_id, create_heartbeat_at__isnull=False).update(
+                    create_heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"push-{push_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        InvoicePush.objects.filter(pk=push_id).update(create_heartbeat_at=None)
+
+
+def invoice_record(*, push_id: int, invoice: dict) -> None:
+    """Write a created invoice on its push unless one is recorded already (no lease needed: it exists)."""
+    InvoicePush.objects.filter(pk=push_id, invoice_id="").update(
+        invoice_id=invoice["invoice_id"],
+        invoice_number=invoice.get("invoice_number") or "",
+        invoice_url=invoice.get("invoice_url") or "",
+        updated_at=timezone.now(),
+    )
+
+
 class LeaseLost(Exception):
     """Someone else (the sweeper, a reviewer) took the push away from this run."""
 
@@ -355,6 +411,8 @@ class _Run:
             self._update(step=step)
 
     def finish(self, state: str, action: str, **fields) -> None:
+        if "error" in fields:
+            fields["error"] = redact_text(fields["error"])  # stored and shown: never a secret
         try:
             self._update(state=state, lease=None, running_since=None, **fields)
         except LeaseLost:
@@ -597,6 +655,8 @@ class _Run:
 
     def step_invoice(self) -> None:
         self.set_step(Step.INVOICE)
+        if self._earlier_create_recorded():
+            return
         plan = self.push.plan
         invoice = None
         if plan.get("invoice_attempted"):
@@ -607,6 +667,12 @@ class _Run:
                     for i in self.books.invoices_by_reference(self.org, self.push.deal_id)
                     if i.get("status") != "void"
                 ]
+            if len(found) > 1:
+                numbers = ", ".join(i.get("invoice_number") or i["invoice_id"] for i in found)
+                raise PushNeedsDecision(
+                    f"Books already has {len(found)} invoices with reference number {self.push.deal_id} "
+                    f"(this deal): {numbers}. Void the extra ones in Books, then replay: the push adopts the one left."
+                )
             if found:
                 with self.call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
                     invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
@@ -614,21 +680,47 @@ class _Run:
             payload = self._invoice_payload()
             self.books.take_slot(self.org)  # wait for the rate limit *before* recording the attempt
             plan["invoice_attempted"] = True
-            self.save_plan()  # recorded before the call: a lost answer is looked up next time
-            self.check_lease()
+            # Recorded before the call: a lost answer is looked up next time, and while the call is in
+            # flight its heartbeat keeps every other attempt from looking up (and creating) too early.
+            self._update(plan=plan, create_heartbeat_at=timezone.now())
             try:
-                with self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}):
+                with (
+                    self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}),
+                    create_heartbeat(self.push.pk),
+                ):
                     invoice = self.books.invoice_create(self.org, payload)
             except (ZohoRateLimited, ZohoRejected, ZohoAuthError):
                 # A definite refusal: Books did not act, so the next attempt need not look it up first.
                 plan["invoice_attempted"] = False
                 self.save_plan()
                 raise
+            # The invoice exists in Books: record it even if this run lost its lease while waiting.
+            invoice_record(push_id=self.push.pk, invoice=invoice)
         self._update(
             invoice_id=invoice["invoice_id"],
             invoice_number=invoice.get("invoice_number") or "",
             invoice_url=invoice.get("invoice_url") or "",
         )
+
+    def _earlier_create_recorded(self) -> bool:
+        """Fence: an earlier attempt's create may still be in flight (the sweeper re-queued the push while
+        its worker waited on Books). Wait for it rather than look up too early and create a second invoice;
+        if it has recorded its invoice meanwhile, carry on with that one."""
+        row = InvoicePush.objects.values("create_heartbeat_at", "invoice_id", "invoice_number", "invoice_url").get(
+            pk=self.push.pk
+        )
+        beat = row["create_heartbeat_at"]
+        if beat and timezone.now() - beat < timedelta(seconds=3 * settings.PUSH_CREATE_HEARTBEAT_SECONDS):
+            raise ZohoDeferred(
+                "An earlier attempt is still waiting for Books to answer its invoice create; "
+                "waiting for that answer instead of risking a second invoice",
+                retry_after=settings.PUSH_CREATE_HEARTBEAT_SECONDS,
+            )
+        if row["invoice_id"]:
+            self.push.invoice_id, self.push.invoice_number = row["invoice_id"], row["invoice_number"]
+            self.push.invoice_url = row["invoice_url"]
+            return True
+        return False
 
     def _invoice_payload(self) -> dict:
         plan = self.push.plan

@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from integration.models import CliqPost, InvoicePush, InvoiceSync, LegalEntity, ReconcileCursor, WebhookDelivery
-from integration.redaction import redact
+from integration.redaction import redact, redact_text
 from integration.services.queue import enqueue
-from integration.zoho.books import BooksClient
+from integration.zoho.books import BooksClient, books_id
 from integration.zoho.cliq import CliqClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import ZohoError, ZohoNotFound
@@ -46,6 +46,7 @@ PAYMENT_STATUS = {
     "draft": "Unpaid",
 }
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
+SYNC_TRIES = 3
 RECONCILE_OVERLAP = timedelta(minutes=5)
 RECONCILE_FIRST_LOOKBACK = timedelta(days=1)
 
@@ -56,14 +57,18 @@ def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> We
     stored as ignored: acknowledged, never an error."""
     kind = next((k for k in KINDS if isinstance(payload.get(k), dict)), "")
     entity = payload.get(kind) or {}
-    entity_id = str(entity.get(ID_FIELDS.get(kind, ""), "") or "")
+    raw_id = entity.get(ID_FIELDS.get(kind, ""))
+    entity_id = _books_id_or_blank(raw_id)
     state, note = WebhookDelivery.State.RECEIVED, ""
     if not LegalEntity.objects.filter(books_org_id=organization_id).exists():
-        state, note = WebhookDelivery.State.IGNORED, f"Books organization {organization_id} is not one of ours."
+        state, note = WebhookDelivery.State.IGNORED, f"Books organization {organization_id[:40]} is not one of ours."
     elif not kind:
-        state, note = WebhookDelivery.State.IGNORED, f"Not an entity we follow (keys: {', '.join(list(payload)[:5])})."
-    elif not entity_id:
+        keys = ", ".join(str(k)[:40] for k in list(payload)[:5])
+        state, note = WebhookDelivery.State.IGNORED, f"Not an entity we follow (keys: {keys})."
+    elif raw_id in (None, ""):
         state, note = WebhookDelivery.State.IGNORED, f"The {kind} has no {ID_FIELDS[kind]}."
+    elif not entity_id:
+        state, note = WebhookDelivery.State.IGNORED, f"The {kind}'s {ID_FIELDS[kind]} is not a Books id."
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(
             organization_id=organization_id[:40],
@@ -104,6 +109,10 @@ def webhook_process(*, delivery_id: int) -> None:
             parked_invoice_id=parked[0],
             note=f"Invoice {parked[0]} is not one of our pushed invoices yet; applied when its push completes.",
         )
+        # The push may have completed (and released what was parked then) between our look and the line
+        # above: parked is committed now, so look once more and wake ourselves if so.
+        if _pushed(org, parked[0]):
+            enqueue("webhook_process_task", delivery_id)
     else:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             state=WebhookDelivery.State.PROCESSED,
@@ -119,9 +128,9 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
     The payload's state is never used; its identifiers are, when Books can no longer show the entity
     (a deleted payment or credit note still changed its invoices)."""
     kind, entity_id, body = delivery.kind, delivery.entity_id, delivery.payload.get(delivery.kind) or {}
-    hinted = [str(i["invoice_id"]) for i in body.get("invoices") or [] if i.get("invoice_id")]
-    if body.get("invoice_id") and kind != "invoice":
-        hinted.insert(0, str(body["invoice_id"]))
+    hinted = _invoice_ids(body.get("invoices"))
+    if kind != "invoice" and _books_id_or_blank(body.get("invoice_id")):
+        hinted.insert(0, _books_id_or_blank(body.get("invoice_id")))
     if kind == "invoice":
         return [entity_id], []
     if kind == "payment":
@@ -129,8 +138,8 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
             payment = books.payment_get(org, entity_id)
         except ZohoNotFound:
             return list(dict.fromkeys(hinted)), []
-        return [str(i["invoice_id"]) for i in payment.get("invoices") or []], []
-    creditnote_id = entity_id if kind == "creditnote" else str(body.get("creditnote_id") or "")
+        return _invoice_ids(payment.get("invoices")), []
+    creditnote_id = entity_id if kind == "creditnote" else _books_id_or_blank(body.get("creditnote_id"))
     if not creditnote_id:
         # A refund that does not name its credit note: re-check every invoice of ours with credit notes.
         synced = InvoiceSync.objects.filter(organization_id=org).exclude(creditnote_ids=[])
@@ -144,6 +153,27 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
     return ids, [creditnote_id]
 
 
+def _books_id_or_blank(value) -> str:
+    try:
+        return books_id(value)
+    except ValueError:
+        return ""
+
+
+def _invoice_ids(rows) -> list[str]:
+    """The invoice ids of a payment's or credit note's `invoices`, skipping anything malformed."""
+    if not isinstance(rows, list):
+        return []
+    ids = (_books_id_or_blank(row.get("invoice_id")) for row in rows if isinstance(row, dict))
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def _pushed(organization_id: str, invoice_id: str) -> bool:
+    return InvoicePush.objects.filter(
+        organization_id=organization_id, invoice_id=invoice_id, state=InvoicePush.State.PUSHED
+    ).exists()
+
+
 def invoice_sync(
     *,
     organization_id: str,
@@ -152,21 +182,40 @@ def invoice_sync(
     crm: CrmClient | None = None,
     creditnote_ids: list[str] | tuple = (),
 ) -> InvoiceSync | None:
-    """Bring the deal of one of our invoices in line with Books. None when the invoice is not ours (yet)."""
+    """Bring the deal of one of our invoices in line with Books. None when the invoice is not ours (yet).
+
+    No field moves backwards because of an older reading: a reading of an invoice older than the one last
+    applied changes nothing, and a reading taken while another sync of the same invoice was applied is
+    thrown away and taken again (the other sync may have read newer data), so concurrent deliveries
+    and reconciliation cannot interleave an old reading over a new one."""
     push = InvoicePush.objects.filter(
         organization_id=organization_id, invoice_id=invoice_id, state=InvoicePush.State.PUSHED
     ).first()
     if push is None:
         return None
     books = books or BooksClient()
-    previous, _ = InvoiceSync.objects.get_or_create(
-        organization_id=organization_id, invoice_id=invoice_id, defaults={"push": push}
-    )
+    crm = crm or CrmClient()
+    InvoiceSync.objects.get_or_create(organization_id=organization_id, invoice_id=invoice_id, defaults={"push": push})
+    for _ in range(SYNC_TRIES):
+        previous = InvoiceSync.objects.get(organization_id=organization_id, invoice_id=invoice_id)
+        reading = _read_invoice(books, organization_id, invoice_id, previous, creditnote_ids)
+        if reading is None:
+            return previous  # the invoice is as we last synced it: one call, nothing to do
+        applied = _apply_reading(push, previous.version, reading, crm)
+        if applied is not None:
+            return applied
+    logger.warning("invoice %s kept changing under concurrent syncs; the last one applied stands", invoice_id)
+    return InvoiceSync.objects.get(organization_id=organization_id, invoice_id=invoice_id)
 
+
+def _read_invoice(
+    books: BooksClient, organization_id: str, invoice_id: str, previous: InvoiceSync, creditnote_ids
+) -> dict | None:
+    """Everything the deal's fields come from, read from Books; None when the invoice has not changed."""
     invoice = books.invoice_get(organization_id, invoice_id)
     fingerprint = _fingerprint(invoice)
     if previous.synced_at and not creditnote_ids and fingerprint == previous.books_fingerprint:
-        return previous  # the invoice is as we last synced it: one call, nothing to do
+        return None
     applied = (
         [str(c["creditnote_id"]) for c in books.invoice_credits_applied(organization_id, invoice_id)]
         if _maybe_positive(invoice.get("credits_applied"))
@@ -175,9 +224,8 @@ def invoice_sync(
     payments = (
         books.invoice_payments(organization_id, invoice_id) if _maybe_positive(invoice.get("payment_made")) else []
     )
-    known = previous.creditnote_ids
     notes, credited, refunded = [], Decimal("0.00"), Decimal("0.00")
-    for note_id in dict.fromkeys([*known, *creditnote_ids, *applied]):
+    for note_id in dict.fromkeys([*previous.creditnote_ids, *creditnote_ids, *applied]):
         try:
             note = books.creditnote_get(organization_id, note_id)
         except ZohoNotFound:
@@ -202,17 +250,38 @@ def invoice_sync(
                 "date": note.get("date", ""),
             }
         )
+    return {
+        "invoice": invoice,
+        "fingerprint": fingerprint,
+        "payments": payments,
+        "notes": notes,
+        "credited": credited,
+        "refunded": refunded,
+    }
 
-    crm = crm or CrmClient()
+
+def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: CrmClient) -> InvoiceSync | None:
+    """Write a reading to the deal and the sync row; None when another sync was applied since the reading
+    began (read again). Under the row lock: one writer per invoice."""
+    invoice = reading["invoice"]
     with transaction.atomic():
-        sync = InvoiceSync.objects.select_for_update().get(organization_id=organization_id, invoice_id=invoice_id)
-        stale = bool(sync.books_last_modified) and _books_time(invoice.get("last_modified_time")) < _books_time(
-            sync.books_last_modified
+        sync = InvoiceSync.objects.select_for_update().get(
+            organization_id=push.organization_id, invoice_id=invoice["invoice_id"]
         )
+        if sync.version != read_version:
+            return None
+        if sync.books_last_modified and _books_time(invoice.get("last_modified_time")) < _books_time(
+            sync.books_last_modified
+        ):
+            return sync  # Books served an older state than one we already applied: change nothing
         status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
-        if stale or (sync.payment_status == "Paid" and status != "Paid" and not _newer(invoice, sync)):
-            status = sync.payment_status  # a stale read never moves the deal backwards
-        wanted = {"Payment_Status": status, "Credited_Amount": credited, "Refunded_Amount": refunded}
+        if sync.payment_status == "Paid" and status != "Paid" and not _newer(invoice, sync):
+            status = sync.payment_status  # a reading no newer than the one that said Paid
+        wanted = {
+            "Payment_Status": status,
+            "Credited_Amount": reading["credited"],
+            "Refunded_Amount": reading["refunded"],
+        }
         last = {
             "Payment_Status": sync.payment_status,
             "Credited_Amount": sync.credited_amount,
@@ -220,15 +289,18 @@ def invoice_sync(
         }
         changes = {k: v for k, v in wanted.items() if v != last[k]}
         if changes:
-            crm.record_update("Deals", push.deal_id, changes)  # under the row lock: one writer per invoice
+            crm.record_update("Deals", push.deal_id, changes)
             sync.crm_writes += 1
-        if not stale:
-            sync.books_fingerprint = fingerprint
-            sync.books_status = invoice.get("status", "")
-            sync.books_last_modified = invoice.get("last_modified_time") or sync.books_last_modified
-        sync.payment_status, sync.credited_amount, sync.refunded_amount = status, credited, refunded
-        sync.creditnote_ids = sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in notes})
-        sync.creditnotes = notes
+        sync.version += 1
+        sync.books_fingerprint = reading["fingerprint"]
+        sync.books_last_modified = invoice.get("last_modified_time") or sync.books_last_modified
+        sync.payment_status, sync.credited_amount, sync.refunded_amount = (
+            status,
+            reading["credited"],
+            reading["refunded"],
+        )
+        sync.creditnote_ids = sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in reading["notes"]})
+        sync.creditnotes = reading["notes"]
         sync.payments = [
             {
                 "payment_id": str(p["payment_id"]),
@@ -236,11 +308,11 @@ def invoice_sync(
                 "date": p.get("date", ""),
                 "mode": p.get("payment_mode", ""),
             }
-            for p in payments
+            for p in reading["payments"]
         ]
         sync.synced_at = timezone.now()
         sync.save()
-        _cliq_posts(push, invoice, payments)
+        _cliq_posts(push, invoice, reading["payments"])
     return sync
 
 
@@ -301,16 +373,29 @@ def _cliq_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
 
 
 def cliq_post_send(*, post_id: int) -> None:
-    """Send one Cliq post; Zoho errors propagate to the task, which retries."""
+    """Send one Cliq post, at most once (CONTRACT.md §3).
+
+    A definite failure (Cliq could not be reached, or answered with an error) propagates to the task,
+    which retries. An ambiguous one (the message went out and the answer was lost) is recorded as
+    unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
     post = CliqPost.objects.get(pk=post_id)
-    if post.state in (CliqPost.State.SENT, CliqPost.State.SKIPPED):
+    if post.state != CliqPost.State.PENDING and post.state != CliqPost.State.FAILED:
         return
     client = CliqClient()
     if not client.enabled:
         CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SKIPPED)
         return
     CliqPost.objects.filter(pk=post_id).update(attempts=post.attempts + 1)
-    client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
+    try:
+        client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
+    except ZohoError as exc:
+        if not exc.maybe_acted:
+            raise
+        CliqPost.objects.filter(pk=post_id).update(
+            state=CliqPost.State.UNCONFIRMED,
+            error=redact_text(f"{exc}. Not resent: Cliq may already have posted it; check the channel."),
+        )
+        return
     CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
 
 
@@ -362,6 +447,28 @@ def reconcile(*, organization_id: str, since: datetime | None = None) -> dict:
 
 
 def reconcile_all() -> list[dict]:
-    """Reconcile every active legal entity's organization."""
+    """Reconcile every active legal entity's organization; one organization failing (Books down for it,
+    its daily cap used up) is reported and does not stop the others."""
     orgs = LegalEntity.objects.filter(active=True).values_list("books_org_id", flat=True).distinct()
-    return [reconcile(organization_id=org) for org in orgs]
+    results = []
+    for org in orgs:
+        try:
+            results.append(reconcile(organization_id=org))
+        except Exception as exc:  # any failure of one organization stays with that organization
+            logger.warning("reconciliation of Books organization %s failed: %s", org, exc)
+            results.append({"organization_id": org, "synced": 0, "failed": [redact_text(str(exc))]})
+    results.append({"organization_id": "", "synced": 0, "released": parked_release_pushed(), "failed": []})
+    return results
+
+
+def parked_release_pushed() -> int:
+    """Wake parked deliveries whose invoice has become one of our pushed invoices (a safety net under
+    `parked_release`, which the completing push calls itself)."""
+    released = 0
+    for delivery in WebhookDelivery.objects.filter(state=WebhookDelivery.State.PARKED).only(
+        "pk", "organization_id", "parked_invoice_id"
+    ):
+        if _pushed(delivery.organization_id, delivery.parked_invoice_id):
+            enqueue("webhook_process_task", delivery.pk)
+            released += 1
+    return released

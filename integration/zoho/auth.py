@@ -68,7 +68,7 @@ class TokenManager:
         self._refresh_token = refresh_token
         self.http = http or new_http_client()
         self.clock = clock
-        self.key = credentials_key(client_id, refresh_token)
+        self.key = credentials_key(self.accounts_url, client_id, client_secret, refresh_token)
         with _locks_guard:
             self._lock = _locks.setdefault(self.key, threading.Lock())
 
@@ -113,6 +113,13 @@ class TokenManager:
                 raise ZohoTokenRevoked(row.fatal_error)
             if row.access_token and self._fresh(row.expires_at):
                 return row.access_token, row.expires_at  # another process refreshed it meanwhile
+            now = self.clock()
+            if row.retry_not_before and row.retry_not_before > now:
+                # Zoho is throttling refreshes: asking again now (from any process) would only prolong it.
+                raise ZohoRateLimited(
+                    f"Zoho is throttling token refreshes; the next try is at {row.retry_not_before:%H:%M:%S} UTC.",
+                    retry_after=(row.retry_not_before - now).total_seconds(),
+                )
             try:
                 token, expires_in = self._refresh()
             except (ZohoTokenRevoked, ZohoAuthError) as exc:
@@ -120,18 +127,20 @@ class TokenManager:
                 error = exc
             except ZohoRetryable as exc:
                 error = exc
+                if isinstance(exc, ZohoRateLimited):
+                    row.retry_not_before = now + timedelta(seconds=exc.retry_after or THROTTLE_BACKOFF_SECONDS)
             else:
-                now = self.clock()
                 row.access_token = token
                 row.expires_at = now + timedelta(seconds=expires_in)
                 row.refreshed_at = now
                 row.refresh_count += 1
                 row.last_error = ""
+                row.retry_not_before = None
                 row.save()
                 logger.info("Zoho access token refreshed (refresh #%s)", row.refresh_count)
                 return token, row.expires_at
             row.last_error = str(error)
-            row.last_error_at = self.clock()
+            row.last_error_at = now
             row.save()
         logger.error("Zoho token refresh failed: %s", error)
         raise error
@@ -174,14 +183,35 @@ class TokenManager:
         raise ZohoAuthError(f"Zoho refused the token refresh: {error or response.status_code}")
 
 
-def credentials_key(client_id: str, refresh_token: str) -> str:
-    """A digest naming a credential set without revealing it."""
-    return hashlib.sha256(f"{client_id}:{refresh_token}".encode()).hexdigest()
+def credentials_key(accounts_url: str, client_id: str, client_secret: str, refresh_token: str) -> str:
+    """A digest naming a credential set without revealing it. Every part counts: fixing any one of them
+    (the secret, the data centre) starts afresh instead of keeping an old refusal."""
+    parts = (accounts_url.rstrip("/"), client_id, client_secret, refresh_token)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def configured_key() -> str:
+    return credentials_key(
+        settings.ZOHO_ACCOUNTS_URL, settings.ZOHO_CLIENT_ID, settings.ZOHO_CLIENT_SECRET, settings.ZOHO_REFRESH_TOKEN
+    )
 
 
 def current_fatal_error() -> str:
     """The fatal refresh problem for the configured credentials, or '' (shown on every screen)."""
-    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_REFRESH_TOKEN):
+    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
         return "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN."
-    key = credentials_key(settings.ZOHO_CLIENT_ID, settings.ZOHO_REFRESH_TOKEN)
-    return ZohoAccessToken.objects.filter(key=key).values_list("fatal_error", flat=True).first() or ""
+    return ZohoAccessToken.objects.filter(key=configured_key()).values_list("fatal_error", flat=True).first() or ""
+
+
+def token_state() -> str:
+    """One word for health checks: ok, refused, throttled, not-configured or not-yet-refreshed."""
+    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
+        return "not-configured"
+    row = ZohoAccessToken.objects.filter(key=configured_key()).first()
+    if row is not None and row.fatal_error:
+        return "refused"
+    if row is None or not row.access_token:
+        return "not-yet-refreshed"
+    if row.retry_not_before and row.retry_not_before > timezone.now():
+        return "throttled"
+    return "ok"

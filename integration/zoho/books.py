@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
 
-from integration.ratelimit import books_acquire
+from integration.ratelimit import books_acquire, books_pause, quota_exceeded
 from integration.zoho.errors import (
     ZohoAuthError,
     ZohoNotFound,
@@ -22,6 +24,20 @@ from integration.zoho.errors import (
 from integration.zoho.http import ZohoApiClient
 
 PER_PAGE = 200
+BOOKS_ID = re.compile(r"^[0-9]{1,30}$")
+
+
+def books_id(value: Any) -> str:
+    """A Books record id (a string of digits), or ValueError: ids from webhooks and forms go into URL paths."""
+    text = str(value if value is not None else "").strip()
+    if not BOOKS_ID.match(text):
+        raise ValueError(f"{text[:40]!r} is not a Books id")
+    return text
+
+
+def _seg(value: Any) -> str:
+    """One URL path segment, escaped whatever it holds."""
+    return quote(str(value), safe="")
 
 
 def books_result(response: httpx.Response) -> dict:
@@ -30,14 +46,13 @@ def books_result(response: httpx.Response) -> dict:
     code = body.get("code")
     status = response.status_code
     message = str(body.get("message") or f"Books answered HTTP {status}")
+    # The daily cap also comes with HTTP 429: look at Books' code before the status.
+    if code == 45:
+        raise ZohoQuotaExceeded(f"Books' daily API limit is used up: {message}", code=code, status=status)
     if status == 429 or code == 44:
         raise ZohoRateLimited(message, code=code or 44, status=status, retry_after=retry_after_seconds(response))
     if code == 1070:  # too many concurrent calls for the organization
         raise ZohoRateLimited(message, code=code, status=status, retry_after=retry_after_seconds(response))
-    if code == 45:
-        raise ZohoQuotaExceeded(
-            f"Books' daily API limit for this organization is used up: {message}", code=code, status=status
-        )
     if status >= 500 or code == 1000:
         raise ZohoRetryable(message, code=code, status=status)
     if status == 401 or code == 57:
@@ -73,11 +88,18 @@ class BooksClient(ZohoApiClient):
             return
         books_acquire((params or {})["organization_id"])
 
+    def _result(self, org: str, response: httpx.Response) -> dict:
+        try:
+            return books_result(response)
+        except ZohoQuotaExceeded as exc:
+            pause = books_pause(org, reason=str(exc))
+            raise quota_exceeded(org, pause.until) from None
+
     def _get(self, org: str, path: str, **params: Any) -> dict:
-        return books_result(self.call("GET", path, params={"organization_id": org, **params}))
+        return self._result(org, self.call("GET", path, params={"organization_id": org, **params}))
 
     def _post(self, org: str, path: str, payload: dict | None = None) -> dict:
-        return books_result(self.call("POST", path, params={"organization_id": org}, json=payload or {}))
+        return self._result(org, self.call("POST", path, params={"organization_id": org}, json=payload or {}))
 
     def _pages(self, org: str, path: str, key: str, **params: Any) -> Iterator[dict]:
         page = 1
@@ -95,11 +117,11 @@ class BooksClient(ZohoApiClient):
 
     def contact_get(self, org: str, contact_id: str) -> dict:
         """GET /contacts/{id}"""
-        return self._get(org, f"/contacts/{contact_id}")["contact"]
+        return self._get(org, f"/contacts/{_seg(contact_id)}")["contact"]
 
     def contact_mark_active(self, org: str, contact_id: str) -> None:
         """POST /contacts/{id}/active"""
-        self._post(org, f"/contacts/{contact_id}/active")
+        self._post(org, f"/contacts/{_seg(contact_id)}/active")
 
     def contact_create(self, org: str, payload: dict) -> dict:
         """POST /contacts"""
@@ -112,7 +134,7 @@ class BooksClient(ZohoApiClient):
 
     def item_get(self, org: str, item_id: str) -> dict:
         """GET /items/{id}"""
-        return self._get(org, f"/items/{item_id}")["item"]
+        return self._get(org, f"/items/{_seg(item_id)}")["item"]
 
     def item_create(self, org: str, payload: dict) -> dict:
         """POST /items"""
@@ -120,7 +142,7 @@ class BooksClient(ZohoApiClient):
 
     def item_mark_active(self, org: str, item_id: str) -> None:
         """POST /items/{id}/active"""
-        self._post(org, f"/items/{item_id}/active")
+        self._post(org, f"/items/{_seg(item_id)}/active")
 
     # --- invoices -------------------------------------------------------------------------
     def invoice_create(self, org: str, payload: dict) -> dict:
@@ -129,7 +151,7 @@ class BooksClient(ZohoApiClient):
 
     def invoice_get(self, org: str, invoice_id: str) -> dict:
         """GET /invoices/{id}"""
-        return self._get(org, f"/invoices/{invoice_id}")["invoice"]
+        return self._get(org, f"/invoices/{_seg(invoice_id)}")["invoice"]
 
     def invoices_by_reference(self, org: str, reference_number: str) -> list[dict]:
         """GET /invoices?reference_number=… (filtered again here: exact match is unconfirmed)."""
@@ -142,24 +164,24 @@ class BooksClient(ZohoApiClient):
 
     def invoice_payments(self, org: str, invoice_id: str) -> list[dict]:
         """GET /invoices/{id}/payments"""
-        return self._get(org, f"/invoices/{invoice_id}/payments").get("payments", [])
+        return self._get(org, f"/invoices/{_seg(invoice_id)}/payments").get("payments", [])
 
     def invoice_credits_applied(self, org: str, invoice_id: str) -> list[dict]:
         """GET /invoices/{id}/creditsapplied"""
-        return self._get(org, f"/invoices/{invoice_id}/creditsapplied").get("credits", [])
+        return self._get(org, f"/invoices/{_seg(invoice_id)}/creditsapplied").get("credits", [])
 
     # --- credit notes and payments ----------------------------------------------------------
     def creditnote_get(self, org: str, creditnote_id: str) -> dict:
         """GET /creditnotes/{id}"""
-        return self._get(org, f"/creditnotes/{creditnote_id}")["creditnote"]
+        return self._get(org, f"/creditnotes/{_seg(creditnote_id)}")["creditnote"]
 
     def creditnote_refunds(self, org: str, creditnote_id: str) -> list[dict]:
         """GET /creditnotes/{id}/refunds"""
-        return self._get(org, f"/creditnotes/{creditnote_id}/refunds").get("creditnote_refunds", [])
+        return self._get(org, f"/creditnotes/{_seg(creditnote_id)}/refunds").get("creditnote_refunds", [])
 
     def payment_get(self, org: str, payment_id: str) -> dict:
         """GET /customerpayments/{id}"""
-        return self._get(org, f"/customerpayments/{payment_id}")["payment"]
+        return self._get(org, f"/customerpayments/{_seg(payment_id)}")["payment"]
 
     # --- taxes ----------------------------------------------------------------------------
     def taxes(self, org: str) -> list[dict]:

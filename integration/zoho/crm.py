@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from django.conf import settings
 
@@ -65,7 +67,7 @@ class CrmClient(ZohoApiClient):
 
     def record_get(self, module: str, record_id: str) -> dict | None:
         """GET /{module}/{id} — None when there is no such record."""
-        data = crm_result(self.call("GET", f"/{module}/{record_id}")).get("data") or []
+        data = crm_result(self.call("GET", f"/{module}/{quote(record_id, safe='')}")).get("data") or []
         return data[0] if data else None
 
     def records_get(self, module: str, ids: list[str]) -> list[dict]:
@@ -80,6 +82,10 @@ class CrmClient(ZohoApiClient):
     def record_update(self, module: str, record_id: str, fields: dict) -> dict:
         """PUT /{module}/{id} with workflow triggers off; raises on the record's own error."""
         body = crm_result(
-            self.call("PUT", f"/{module}/{record_id}", json={"data": [{"id": record_id, **fields}], "trigger": []})
+            self.call(
+                "PUT",
+                f"/{module}/{quote(record_id, safe='')}",
+                json={"data": [{"id": record_id, **fields}], "trigger": []},
+            )
         )
         return record_result((body.get("data") or [{}])[0])

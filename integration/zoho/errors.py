@@ -14,12 +14,19 @@ import httpx
 
 
 class ZohoError(Exception):
+    """`maybe_acted`: the request may have reached Zoho and been carried out although no answer came back
+    (a timeout or broken connection after sending). Anything that must happen at most once looks before
+    trying again, or does not try again."""
+
     retryable = False
 
-    def __init__(self, message: str, *, code: int | str | None = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, code: int | str | None = None, status: int | None = None, maybe_acted: bool = False
+    ):
         self.message = message
         self.code = code
         self.status = status
+        self.maybe_acted = maybe_acted
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -61,8 +68,9 @@ class ZohoNotFound(ZohoRejected):
     """The record does not exist (Books 404 / code 1002)."""
 
 
-class ZohoQuotaExceeded(ZohoRejected):
-    """Books' daily API cap for the organization's plan (code 45)."""
+class ZohoQuotaExceeded(ZohoDeferred):
+    """Books' daily API cap for the organization's plan (code 45): its Books work is paused until the cap
+    resets (`retry_after`), spending no retry attempt."""
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

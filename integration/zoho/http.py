@@ -48,11 +48,14 @@ def send(http: httpx.Client, request: httpx.Request, *, service: str) -> httpx.R
     except (httpx.ConnectError, httpx.ConnectTimeout):
         raise ZohoRetryable(f"Could not reach {service} ({what}); nothing was sent") from None
     except httpx.TimeoutException:
-        raise ZohoRetryable(f"{service} did not answer in time ({what}); it may or may not have acted") from None
+        raise ZohoRetryable(
+            f"{service} did not answer in time ({what}); it may or may not have acted", maybe_acted=True
+        ) from None
     except httpx.TransportError as exc:
         raise ZohoRetryable(
             f"The connection to {service} broke before its answer arrived ({what}: {type(exc).__name__}); "
-            "it may or may not have acted"
+            "it may or may not have acted",
+            maybe_acted=True,
         ) from None
 
 

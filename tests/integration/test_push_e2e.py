@@ -125,7 +125,9 @@ def test_a_worker_killed_mid_push_converges_to_one_invoice_and_a_stamped_deal(st
 
     # A new worker with the beat sweeper (deadline shortened for the test) picks the push up.
     stack.start_worker(
-        "rescuer", beat=True, env={"PUSH_RUNNING_DEADLINE_SECONDS": "2", "PUSH_SWEEP_INTERVAL_SECONDS": "1"}
+        "rescuer",
+        beat=True,
+        env={"PUSH_RUNNING_DEADLINE_SECONDS": "2", "TASK_TIME_LIMIT_SECONDS": "1", "PUSH_SWEEP_INTERVAL_SECONDS": "1"},
     )
     wait_for(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed", "the rescued push", timeout=60)
     push = InvoicePush.objects.get(pk=push_id)

@@ -1,0 +1,39 @@
+"""Two small middlewares: the load balancer's health check, and no caching of dashboard pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from integration.selectors import health_report
+
+HEALTH_PATHS = ("/healthz", "/healthz/")
+
+
+def health_check(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Answer `/healthz` before host checks, HTTPS redirects and sessions: a probe from the load balancer
+    uses the instance's address and plain HTTP. 200 when the database and the broker answer, else 503;
+    the Zoho connection is reported but never fails the check (a revoked token is not cured by moving
+    traffic to another instance)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path in HEALTH_PATHS and request.method in ("GET", "HEAD"):
+            report = health_report()
+            response = JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+            response["Cache-Control"] = "no-store"
+            return response
+        return get_response(request)
+
+    return middleware
+
+
+def no_store(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Dashboard pages show customers' money: never let a browser or proxy keep a copy."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        response.setdefault("Cache-Control", "no-store")
+        return response
+
+    return middleware
