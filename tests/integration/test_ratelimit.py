@@ -9,6 +9,9 @@ import pytest
 
 from integration import ratelimit
 from integration.zoho.errors import ZohoDeferred
+from tests.conftest import test_database_url
+
+pytestmark = pytest.mark.django_db
 
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -21,6 +24,7 @@ def redis_limiter(settings):
     ratelimit.reset()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_limit_is_shared_by_every_process(redis_limiter, settings):
     settings.BOOKS_RATE_LIMIT_PER_MINUTE = 12
     script = (
@@ -38,6 +42,7 @@ def test_the_limit_is_shared_by_every_process(redis_limiter, settings):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": test_database_url(),
         "REDIS_URL": REDIS,
         "BOOKS_RATE_LIMIT_PER_MINUTE": "12",
     }

@@ -24,7 +24,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        env={**base, **env},
+        env={**base, "ENV_FILE": "", **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -49,7 +49,10 @@ def test_production_settings_pass_the_deploy_check():
 def test_tasks_run_eagerly_without_a_broker_and_on_redis_with_one():
     code = "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER, s.CACHES['default']['BACKEND'])"
     eager = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "", "REDIS_URL": ""})
-    assert eager.stdout.split()[-2:] == ["True", "django.core.cache.backends.locmem.LocMemCache"]
+    # Creation locks live in a store every process shares, never in one process' memory.
+    assert eager.stdout.split()[-2:] == ["True", "django.core.cache.backends.db.DatabaseCache"]
+    embedded = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "filesystem://", "REDIS_URL": ""})
+    assert embedded.stdout.split()[-2:] == ["False", "django.core.cache.backends.db.DatabaseCache"]
     queued = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"})
     assert queued.stdout.split()[-2:] == ["False", "django.core.cache.backends.redis.RedisCache"]
 
