@@ -933,9 +933,18 @@ def home_page(sb: Sandbox) -> Response:
 {"".join(deals)}</table><p id=reply></p>
 <h2>Cliq #{html.escape(sb.cliq_messages[-1]["channel"]) if sb.cliq_messages else "channel"}</h2>
 <ul>{"".join(f"<li><pre>{html.escape(m['payload'].get('text', ''))}</pre></li>" for m in sb.cliq_messages[-10:]) or "<li>No messages yet.</li>"}</ul>
+<h2>Faults</h2><p>Make Zoho misbehave, then watch Invoice Bridge cope on its own.</p>
+<p><button onclick="fault()">Fail the next 2 invoice creates (Books 500)</button>
+Press Generate Invoice after this: the push fails twice, waits, and retries by itself.</p>
+<p>Webhooks: <b>{html.escape(sb.webhook_mode)}</b>
+<button onclick="hooks('lose')">Lose webhooks</button> <button onclick="hooks('thread')">Deliver webhooks</button>
+— a payment made while webhooks are lost reaches the deal at the next reconciliation.</p>
 <h2>Books invoices</h2><table><tr><th>Organization</th><th>Number</th><th>Customer</th><th>Reference (deal)</th>
 <th>Total</th><th>Balance</th><th>Status</th><th></th></tr>{"".join(rows) or "<tr><td colspan=8>No invoices yet.</td></tr>"}</table>
-<script>function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}
+<script>function post(u,m,b){{return fetch(u,{{method:m,headers:{{'Content-Type':'application/json'}},body:JSON.stringify(b)}})}}
+function fault(){{post('/__sandbox__/faults','POST',{{kind:'error',count:2,method:'POST',path:'/invoices'}}).then(()=>location.reload())}}
+function hooks(m){{post('/__sandbox__/settings','PATCH',{{webhook_mode:m}}).then(()=>location.reload())}}
+function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}
 function gen(d){{fetch('/__sandbox__/crm/deals/'+d+'/generate-invoice',{{method:'POST'}}).then(r=>r.json()).then(j=>{{
 alert('Invoice Bridge answered '+j.http_status+': '+((j.reply||j).message||''));location.reload()}})}}</script>"""
     return Response(200, body, content_type="text/html; charset=utf-8")

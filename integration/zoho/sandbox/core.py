@@ -198,7 +198,9 @@ class Sandbox:
         self.books_in_flight: dict[str, int] = defaultdict(int)
         self.webhook_url = ""  # e.g. http://127.0.0.1:8000/api/books/webhook/{organization_id}/
         self.webhook_token = ""
-        self.webhook_mode = "thread"  # thread: deliver in the background; manual: keep in outbox
+        # thread: deliver in the background; manual: keep in the outbox until flushed; lose: never deliver
+        # (a lost webhook, logged as such, for reconciliation to heal)
+        self.webhook_mode = "thread"
         self.webhook_sender: Callable[[str, dict[str, str], bytes], int] | None = None
         self.outbox: list[dict] = []
         self.webhook_log: list[dict] = []
@@ -484,6 +486,8 @@ class Sandbox:
             unknown = set(data) - allowed
             if unknown:
                 return Response(400, {"error": f"unknown settings: {sorted(unknown)}"})
+            if data.get("webhook_mode", "thread") not in ("thread", "manual", "lose"):
+                return Response(400, {"error": "webhook_mode is one of thread, manual, lose"})
             with self.lock:
                 for key, value in data.items():
                     setattr(self, key, value)
@@ -688,6 +692,10 @@ class Sandbox:
             "kind": kind,
             "org": org_id,
         }
+        if self.webhook_mode == "lose":
+            with self.lock:
+                self.webhook_log.append({"kind": kind, "org": org_id, "lost": True, "at": self.stamp()})
+            return
         self.outbox.append(event)
         if self.webhook_mode == "thread":
             threading.Thread(target=self.flush_webhooks, daemon=True).start()
