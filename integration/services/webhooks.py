@@ -224,7 +224,7 @@ def _read_invoice(
     payments = (
         books.invoice_payments(organization_id, invoice_id) if _maybe_positive(invoice.get("payment_made")) else []
     )
-    notes, credited, refunded = [], Decimal("0.00"), Decimal("0.00")
+    notes = []
     for note_id in dict.fromkeys([*previous.creditnote_ids, *creditnote_ids, *applied]):
         try:
             note = books.creditnote_get(organization_id, note_id)
@@ -237,9 +237,6 @@ def _read_invoice(
             continue
         note_refunds = books.creditnote_refunds(organization_id, note_id) if note.get("status") != "void" else []
         refund_total = sum((Decimal(str(r["amount"])) for r in note_refunds), Decimal("0.00"))
-        if note.get("status") != "void":
-            credited += Decimal(str(note["total"]))
-            refunded += refund_total
         notes.append(
             {
                 "creditnote_id": note_id,
@@ -248,15 +245,35 @@ def _read_invoice(
                 "total": _money(note.get("total")),
                 "refunded": _money(refund_total),
                 "date": note.get("date", ""),
+                "modified": note.get("last_modified_time", ""),
             }
         )
+    return {"invoice": invoice, "fingerprint": fingerprint, "payments": payments, "notes": notes}
+
+
+def _not_older(reading: dict, sync: InvoiceSync) -> dict:
+    """The reading with anything older than what was applied before put back: a credit note read older than
+    the version we hold keeps ours, and while the invoice itself is no newer than the last reading, a
+    payment we saw does not vanish (a lagging read of the payments list)."""
+    held = {n["creditnote_id"]: n for n in sync.creditnotes}
+    notes = []
+    for note in reading["notes"]:
+        ours = held.get(note["creditnote_id"])
+        older = ours and _books_time(note.get("modified")) < _books_time(ours.get("modified"))
+        notes.append(ours if older else note)
+    payments = list(reading["payments"])
+    if not _newer(reading["invoice"], sync):
+        seen = {str(p["payment_id"]) for p in payments}
+        payments += [
+            {**p, "payment_mode": p.get("mode", "")} for p in sync.payments if p["payment_id"] not in seen
+        ]
+    live = [n for n in notes if n["status"] != "void"]
     return {
-        "invoice": invoice,
-        "fingerprint": fingerprint,
-        "payments": payments,
+        **reading,
         "notes": notes,
-        "credited": credited,
-        "refunded": refunded,
+        "payments": payments,
+        "credited": sum((Decimal(n["total"]) for n in live), Decimal("0.00")),
+        "refunded": sum((Decimal(n["refunded"]) for n in live), Decimal("0.00")),
     }
 
 
@@ -274,6 +291,7 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
             sync.books_last_modified
         ):
             return sync  # Books served an older state than one we already applied: change nothing
+        reading = _not_older(reading, sync)
         status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
         if sync.payment_status == "Paid" and status != "Paid" and not _newer(invoice, sync):
             status = sync.payment_status  # a reading no newer than the one that said Paid
@@ -446,10 +464,13 @@ def reconcile(*, organization_id: str, since: datetime | None = None) -> dict:
     }
 
 
-def reconcile_all() -> list[dict]:
-    """Reconcile every active legal entity's organization; one organization failing (Books down for it,
-    its daily cap used up) is reported and does not stop the others."""
+def reconcile_all(*, only: str | None = None) -> list[dict]:
+    """Reconcile every active legal entity's organization (or `only` that one); one organization failing
+    (Books down for it, its daily cap used up) is reported and does not stop the others. Then wake parked
+    deliveries whose push has recorded its invoice."""
     orgs = LegalEntity.objects.filter(active=True).values_list("books_org_id", flat=True).distinct()
+    if only:
+        orgs = orgs.filter(books_org_id=only)
     results = []
     for org in orgs:
         try:

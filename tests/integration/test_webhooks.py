@@ -329,3 +329,184 @@ def test_a_payment_books_no_longer_shows_still_resyncs_its_invoice(hooks, invoic
     hooks.emit_webhook(US_ORG, "payment", {"payment_id": "123", "invoices": [{"invoice_id": invoice["invoice_id"]}]})
     hooks.flush_webhooks()
     assert deal(hooks)["Payment_Status"] == "Void"
+
+
+# --- no field moves backwards, whatever Books serves -----------------------------------------------
+def test_a_stale_read_never_moves_credits_or_refunds_back(hooks, invoice):
+    pay(hooks, invoice)
+    api = _books_api(hooks)
+    note = credit_note(api, invoice, 120)
+    hooks.flush_webhooks()
+    hooks.clock.advance(5)  # Books' timestamps have one-second resolution
+    api("POST", f"/creditnotes/{note['creditnote_id']}/refunds", {"amount": 45, "date": "2026-11-25"})
+    hooks.flush_webhooks()
+    assert (deal(hooks)["Credited_Amount"], deal(hooks)["Refunded_Amount"]) == (Decimal("120.00"), Decimal("45.00"))
+    writes = len(hooks.crm_writes)
+
+    # A lagging read replica serves the credit note (and its refunds) as they were before the refund,
+    # and then the invoice as it was before it was paid.
+    hooks.add_fault("stale", method="GET", path="/creditnotes/", count=50)
+    hooks.emit_webhook(US_ORG, "creditnote", {"creditnote_id": note["creditnote_id"]})
+    hooks.flush_webhooks()
+    hooks.add_fault("stale", method="GET", path="/invoices/", count=50)
+    hooks.emit_webhook(US_ORG, "invoice", {"invoice_id": invoice["invoice_id"]})
+    hooks.flush_webhooks()
+
+    assert (deal(hooks)["Credited_Amount"], deal(hooks)["Refunded_Amount"]) == (Decimal("120.00"), Decimal("45.00"))
+    assert deal(hooks)["Payment_Status"] == "Paid" and len(hooks.crm_writes) == writes
+    sync = InvoiceSync.objects.get()
+    assert [n["refunded"] for n in sync.creditnotes] == ["45.00"] and len(sync.payments) == 1
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["sent", "partially_paid", "paid"])))
+def test_deliveries_in_any_order_with_books_lagging_end_paid(hooks, invoice, order):
+    """Books' state moves with the deliveries: each one is read back as Books showed it when it fired
+    (a read replica behind by one change), so an older delivery really reads older data."""
+    hooks.webhook_mode = "manual"
+    versions, events = {}, {}
+    live = hooks.orgs[US_ORG].invoices
+    for status, action, data in (("sent", "send", {}), ("partially_paid", "pay", {"amount": 100}), ("paid", "pay", {})):
+        hooks.clock.advance(5)
+        hooks.outbox.clear()
+        hooks.books_demo_action(US_ORG, invoice["invoice_id"], action, data)
+        events[status] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
+        versions[status] = json.loads(json.dumps(live[invoice["invoice_id"]], default=str))
+        versions[status] = hooks.versions[invoice["invoice_id"]][-1]
+    hooks.outbox.clear()
+    newest = live[invoice["invoice_id"]]
+    for status in order:
+        live[invoice["invoice_id"]] = versions[status]  # what Books serves while this delivery is processed
+        hooks.outbox.append(events[status])
+        hooks.flush_webhooks()
+    live[invoice["invoice_id"]] = newest
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    assert len(hooks.cliq_messages) == 2  # one per payment, whatever the order
+
+
+def test_a_payload_id_never_becomes_another_books_path(
+    hooks, invoice, client, settings, django_capture_on_commit_callbacks
+):
+    token = settings.BOOKS_WEBHOOK_TOKEN
+    before = len(hooks.calls)
+    for payload in (
+        {"payment": {"payment_id": "../contacts", "invoices": [{"invoice_id": "../../items"}]}},
+        {"invoice": {"invoice_id": "1?organization_id=60002002"}},
+        {"creditnote": {"creditnote_id": "%2e%2e/contacts"}},
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(client, payload, token=token).status_code == 200
+    paths = [c["path"] for c in hooks.calls[before:]]
+    assert not [p for p in paths if "contacts" in p or "items" in p or "60002002" in p], paths
+    assert not WebhookDelivery.objects.filter(state="received").exists()
+
+
+def test_a_payment_whose_invoices_are_not_a_list_is_settled_not_stuck(
+    client, settings, hooks, invoice, django_capture_on_commit_callbacks
+):
+    token = settings.BOOKS_WEBHOOK_TOKEN
+    for invoices in ("x", [1, "2"], {"invoice_id": invoice["invoice_id"]}, None):
+        with django_capture_on_commit_callbacks(execute=True):
+            reply = post(client, {"payment": {"payment_id": "123", "invoices": invoices}}, token=token)
+        assert reply.status_code == 200
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) <= {"processed", "failed", "ignored"}
+
+
+def test_waiting_for_our_own_limiter_spends_no_attempts(hooks, invoice, settings):
+    # Two Books calls per 0.4 s and no waiting inside a call. The invoice event costs two calls (the invoice,
+    # its payments). Books fails the first two reads; between them, our limiter holds the delivery back twice.
+    # Only the two failures are attempts: a delivery has three, so it goes through.
+    from integration import ratelimit
+
+    hooks.webhook_mode = "manual"
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})
+    [event] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1:]
+    hooks.outbox[:] = [event]
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 2
+    settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS = 0.4
+    settings.BOOKS_RATE_LIMIT_MAX_WAIT = 0
+    hooks.add_fault("error", method="GET", path=f"/invoices/{invoice['invoice_id']}", count=2)
+    ratelimit.reset()
+    ratelimit.books_acquire(US_ORG, max_wait=0)
+    ratelimit.books_acquire(US_ORG, max_wait=0)  # the window is full when the delivery starts
+    hooks.flush_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "processed", delivery.note
+    assert deal(hooks)["Payment_Status"] == "Paid"
+
+
+def test_a_delivery_fails_visibly_after_its_last_attempt(hooks, invoice):
+    hooks.add_fault("error", method="GET", path=f"/invoices/{invoice['invoice_id']}", count=100)
+    hooks.outbox.clear()
+    hooks.emit_webhook(US_ORG, "invoice", {"invoice_id": invoice["invoice_id"]})
+    hooks.flush_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and delivery.note.startswith("Gave up after 3 attempts:")
+
+
+def test_a_delivery_parked_as_its_push_completed_is_released_by_reconciliation(
+    hooks, invoice, django_capture_on_commit_callbacks
+):
+    # The race's outcome: a delivery parked just after its push released the parked ones.
+    delivery = WebhookDelivery.objects.create(
+        organization_id=US_ORG,
+        kind="invoice",
+        entity_id=invoice["invoice_id"],
+        payload={"invoice": {"invoice_id": invoice["invoice_id"]}},
+        headers={},
+        state="parked",
+        parked_invoice_id=invoice["invoice_id"],
+    )
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "overdue", {})
+    hooks.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reconcile", stdout=io.StringIO())
+    delivery.refresh_from_db()
+    assert delivery.state == "processed" and deal(hooks)["Payment_Status"] == "Overdue"
+
+
+# --- Cliq: at most one post per payment ------------------------------------------------------------
+def test_a_cliq_post_whose_answer_was_lost_is_not_sent_again(hooks, invoice, client):
+    hooks.add_fault("drop", path="/api/v2/")  # Cliq takes the message, the connection drops before the answer
+    pay(hooks, invoice)
+    assert len(hooks.cliq_messages) == 1
+    post_row = CliqPost.objects.get()
+    assert post_row.state == "unconfirmed" and post_row.attempts == 1
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    html = client.get(f"/pushes/{post_row.push_id}/").content.decode()
+    assert "unconfirmed" in html.lower() or "Unconfirmed" in html
+
+
+def test_cliq_is_skipped_without_a_url(hooks, invoice, settings):
+    settings.CLIQ_WEBHOOK_URL = ""
+    pay(hooks, invoice)
+    assert deal(hooks)["Payment_Status"] == "Paid"
+    assert CliqPost.objects.get().state == "skipped" and hooks.cliq_messages == []
+
+
+# --- credit notes ------------------------------------------------------------------------------------
+def test_credits_applied_from_a_credit_note_count_and_void_ones_do_not(hooks, invoice):
+    api = _books_api(hooks)
+    floating = api(
+        "POST",
+        "/creditnotes",
+        {"customer_id": invoice["customer_id"], "line_items": [{"name": "Loyalty credit", "rate": 30}]},
+    )["creditnote"]
+    hooks.flush_webhooks()
+    assert deal(hooks).get("Credited_Amount") in (None, Decimal("0.00"))  # not against this invoice (yet)
+    api(
+        "POST",
+        f"/creditnotes/{floating['creditnote_id']}/invoices",
+        {"invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 30}]},
+    )
+    hooks.flush_webhooks()
+    assert deal(hooks)["Credited_Amount"] == Decimal("30.00")
+
+    mistake = credit_note(api, invoice, 70)
+    hooks.flush_webhooks()
+    assert deal(hooks)["Credited_Amount"] == Decimal("100.00")
+    hooks.clock.advance(5)
+    api("POST", f"/creditnotes/{mistake['creditnote_id']}/status/void")
+    hooks.flush_webhooks()
+    assert deal(hooks)["Credited_Amount"] == Decimal("30.00")

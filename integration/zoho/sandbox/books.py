@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import html
 import secrets
 from dataclasses import dataclass, field
@@ -119,6 +121,14 @@ def status_filter(rows: list[dict], req: Request, default: str = "Status.Active"
 
 def touch(sb: Sandbox, entity: dict) -> None:
     entity["last_modified_time"] = sb.stamp()
+    remember(sb, entity)
+
+
+def remember(sb: Sandbox, entity: dict) -> None:
+    """Keep each version of an invoice or credit note, for the `stale` fault (a lagging read)."""
+    ident = entity.get("creditnote_id") or entity.get("invoice_id")
+    if ident and ("creditnote_id" in entity or "invoice_number" in entity):
+        sb.versions[str(ident)].append(copy.deepcopy(entity))
 
 
 def check_name(
@@ -495,6 +505,7 @@ def invoice_create(sb: Sandbox, req: Request, org: Org) -> Response:
         "last_modified_time": sb.stamp(),
     }
     org.invoices[invoice_id] = invoice
+    remember(sb, invoice)
     if str(req.query.get("send", "")).lower() == "true":
         invoice["status"] = "sent"
     sb.emit_webhook(org.id, "invoice", public_invoice(invoice))
@@ -712,6 +723,7 @@ def creditnote_create(sb: Sandbox, req: Request, org: Org) -> Response:
         "last_modified_time": sb.stamp(),
     }
     org.creditnotes[note["creditnote_id"]] = note
+    remember(sb, note)
     sb.emit_webhook(org.id, "creditnote", public_creditnote(note))
     return Response(201, envelope("The credit note has been created.", creditnote=public_creditnote(note)))
 

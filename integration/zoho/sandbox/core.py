@@ -12,6 +12,8 @@ One `Sandbox` object holds all state behind a lock; it is a WSGI app (served ove
 
 from __future__ import annotations
 
+import copy
+
 import itertools
 import json
 import re
@@ -132,7 +134,7 @@ class Clock:
 
 @dataclass
 class Fault:
-    """Fail the next `count` matching calls. Kinds: error, rate_limit, timeout, drop, slow."""
+    """Fail the next `count` matching calls. Kinds: error, rate_limit, timeout, drop, slow, stale."""
 
     kind: str
     count: int = 1
@@ -140,8 +142,9 @@ class Fault:
     path: str = ""  # substring of the request path
     seconds: float = 0.0
     retry_after: int | None = None
+    message: str = ""  # for `error`: the product's error text instead of the generic one (Zoho echoes input)
 
-    KINDS = ("error", "rate_limit", "timeout", "drop", "slow")
+    KINDS = ("error", "rate_limit", "timeout", "drop", "slow", "stale")
 
     def matches(self, req: Request) -> bool:
         return (not self.method or self.method.upper() == req.method) and self.path in req.path
@@ -203,6 +206,7 @@ class Sandbox:
         self.webhook_mode = "thread"
         self.webhook_sender: Callable[[str, dict[str, str], bytes], int] | None = None
         self.outbox: list[dict] = []
+        self.versions: dict[str, list[dict]] = defaultdict(list)  # invoice/credit-note id → its versions
         self.webhook_log: list[dict] = []
         # CRM
         self.crm: dict[str, dict[str, dict]] = {"Deals": {}, "Accounts": {}, "Contacts": {}, "Products": {}}
@@ -263,7 +267,10 @@ class Sandbox:
                 time.sleep(fault.seconds or 35)
             raise SimulatedTimeout(fault.seconds or 35)
         if fault and fault.kind == "error":
-            return self._record(req, product, _error_response(product, 500))
+            resp = _error_response(product, 500)
+            if fault.message and isinstance(resp.body, dict):
+                resp.body["message"] = fault.message
+            return self._record(req, product, resp)
         if fault and fault.kind == "rate_limit":
             resp = _error_response(product, 429)
             if fault.retry_after is not None:
@@ -271,10 +278,31 @@ class Sandbox:
             return self._record(req, product, resp)
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if fault and fault.kind == "stale":
+            return self._dispatch_stale(req, product)
         resp = self._dispatch(req, product)
         if fault and fault.kind == "drop":
             raise DropConnection()
         return resp
+
+    def _dispatch_stale(self, req: Request, product: str) -> Response:
+        """A read served by a lagging replica: the invoices and credit notes named in the path are shown as
+        they were before their last change (Zoho does not document read-after-write consistency, so the
+        sandbox lets tests meet the harsher answer). Meant for GETs."""
+        swapped = []
+        with self.lock:
+            for org in self.orgs.values():
+                for store in (org.invoices, org.creditnotes):
+                    for ident in re.findall(r"/(\d+)", req.path):
+                        if ident in store and len(self.versions.get(ident, ())) >= 2:
+                            swapped.append((store, ident, store[ident]))
+                            store[ident] = copy.deepcopy(self.versions[ident][-2])
+        try:
+            return self._dispatch(req, product)
+        finally:
+            with self.lock:
+                for store, ident, live in swapped:
+                    store[ident] = live
 
     def _dispatch(self, req: Request, product: str) -> Response:
         for route in self.routes:
@@ -354,10 +382,13 @@ class Sandbox:
         path: str = "",
         seconds: float = 0.0,
         retry_after: int | None = None,
+        message: str = "",
     ) -> Fault:
         if kind not in Fault.KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(Fault.KINDS)}")
-        fault = Fault(kind=kind, count=count, method=method, path=path, seconds=seconds, retry_after=retry_after)
+        fault = Fault(
+            kind=kind, count=count, method=method, path=path, seconds=seconds, retry_after=retry_after, message=message
+        )
         with self.lock:
             self.faults.append(fault)
         return fault
