@@ -264,9 +264,7 @@ def _not_older(reading: dict, sync: InvoiceSync) -> dict:
     payments = list(reading["payments"])
     if not _newer(reading["invoice"], sync):
         seen = {str(p["payment_id"]) for p in payments}
-        payments += [
-            {**p, "payment_mode": p.get("mode", "")} for p in sync.payments if p["payment_id"] not in seen
-        ]
+        payments += [{**p, "payment_mode": p.get("mode", "")} for p in sync.payments if p["payment_id"] not in seen]
     live = [n for n in notes if n["status"] != "void"]
     return {
         **reading,

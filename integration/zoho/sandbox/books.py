@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 import html
 import secrets
 from dataclasses import dataclass, field

@@ -13,7 +13,6 @@ One `Sandbox` object holds all state behind a lock; it is a WSGI app (served ove
 from __future__ import annotations
 
 import copy
-
 import itertools
 import json
 import re
