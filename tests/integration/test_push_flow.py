@@ -233,6 +233,9 @@ def test_near_duplicate_items_stop_the_push_until_finance_decides(press, sandbox
     [invoice] = invoices(sandbox, US_ORG, deal_id(8))
     new_items = set(sandbox.orgs[US_ORG].items) - items_before
     assert [sandbox.orgs[US_ORG].items[i]["sku"] for i in new_items] == ["THG-600"]
+    # Books refuses a second item named "Thingamajig" (code 1001): the new one carries its SKU in its name.
+    assert [sandbox.orgs[US_ORG].items[i]["name"] for i in new_items] == ["Thingamajig (THG-600)"]
+    assert push.events.filter(action__contains="(the plain name is taken)").exists()
     assert invoice["line_items"][0]["item_id"] == doohickey["item_id"]
 
 
@@ -308,15 +311,28 @@ def test_a_permanent_error_fails_at_once_and_replay_resumes_at_the_failed_step(
 
 
 def test_the_timeline_records_each_call_before_it_happens_and_holds_no_secret(press, sandbox, settings):
+    # Zoho echoes input in its error texts; here one echoes a secret (as a misconfigured field could).
+    leak = f"Invalid value for field: {settings.ZOHO_REFRESH_TOKEN} {settings.CLIQ_WEBHOOK_URL}"
+    sandbox.add_fault("error", method="POST", path="/invoices", count=1, message=leak)
     _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed"  # the error was retried
     events = list(PushEvent.objects.filter(push_id=reply["push_id"]))
+    assert any("Invalid value for field" in e.message for e in events)
     actions = [e.action for e in events]
     assert "Create the Books invoice" in actions and "Create the Books customer" in actions
     assert all(e.outcome != "started" for e in events)  # every call recorded its outcome
     assert all(e.duration_ms is not None for e in events if e.action.startswith("Create"))
     dump = json.dumps([[e.action, e.message, e.detail] for e in events])
-    for secret in (settings.ZOHO_CLIENT_SECRET, settings.ZOHO_REFRESH_TOKEN, "Zoho-oauthtoken"):
+    for secret in (settings.ZOHO_CLIENT_SECRET, settings.ZOHO_REFRESH_TOKEN, "Zoho-oauthtoken", "sandbox-zapikey"):
         assert secret not in dump
+
+    # The same for a push that ends failed: its stored error text is masked too.
+    sandbox.add_fault("error", method="POST", path="/invoices", count=100, message=leak)
+    _, reply = press(deal_id(4))
+    failed = InvoicePush.objects.get(pk=reply["push_id"])
+    assert failed.state in ("failed", "queued") and "Invalid value for field" in failed.error
+    assert settings.ZOHO_REFRESH_TOKEN not in failed.error and "sandbox-zapikey" not in failed.error
 
 
 def test_the_sweeper_requeues_a_push_whose_worker_vanished():
@@ -383,3 +399,173 @@ def test_in_process_retries_stop_within_the_button_timeout_and_a_later_press_res
         assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
     finally:
         tasks.EAGER_RETRY_BUDGET_SECONDS = budget
+
+
+# --- faults found in review -------------------------------------------------------------------------
+def test_several_invoices_with_the_deals_reference_stop_the_push(
+    press, sandbox, settings, django_capture_on_commit_callbacks
+):
+    settings.PUSH_MAX_ATTEMPTS = 1
+    sandbox.add_fault("drop", method="POST", path="/invoices")  # created, answer lost: the push gives up
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+    # Someone made another one by hand in Books with the same reference.
+    [first] = invoices(sandbox, US_ORG, deal_id(2))
+    copy = {**first, "invoice_id": "460000000009999", "invoice_number": "INV-09999"}
+    sandbox.orgs[US_ORG].invoices[copy["invoice_id"]] = copy
+    with django_capture_on_commit_callbacks(execute=True):
+        push_replay(push=push, user=None)
+    push.refresh_from_db()
+    assert push.state == "failed" and not push.invoice_id
+    assert f"Books already has 2 invoices with reference number {deal_id(2)}" in push.error
+    assert "INV-00001, INV-09999" in push.error
+    assert len(invoices(sandbox, US_ORG, deal_id(2))) == 2  # nothing new created, neither adopted
+
+
+def test_the_daily_cap_pauses_the_organization_without_spending_attempts(press, sandbox, client):
+    from integration.models import BooksPause
+
+    sandbox.books_daily_limit = 0  # Books: code 45, sent with HTTP 429
+    status, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert status == 202 and push.state == "queued" and push.attempts == 0
+    pause = BooksPause.objects.get(organization_id=US_ORG)
+    assert pause.until >= timezone.now() + timedelta(minutes=59)
+    assert push.next_attempt_at >= pause.until - timedelta(seconds=1)
+    assert "daily API limit" in push.error and "resumes by itself" in push.error
+    refused = len(sandbox.calls_to("GET", "/", org=US_ORG)) + len(sandbox.calls_to("POST", "/", org=US_ORG))
+
+    press(deal_id(4))  # another deal of the same organization: held back without calling Books
+    assert len(sandbox.calls_to("GET", "/", org=US_ORG)) + len(sandbox.calls_to("POST", "/", org=US_ORG)) == refused
+    assert InvoicePush.objects.get(deal_id=deal_id(4)).attempts == 0
+
+    client.force_login(UserFactory())
+    html = client.get("/").content.decode()
+    assert f"Books' daily API limit is used up for organization {US_ORG}" in html
+    assert press(deal_id(5))[0] == 202  # other organizations carry on
+
+
+def test_books_concurrency_cap_1070_is_retried(press, sandbox):
+    sandbox.books_concurrency_limit = 0  # every Books call: 429 with code 1070
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state in ("queued", "failed") and "concurrent" in push.error.lower()
+    assert not push.error.startswith("Books' daily")
+    sandbox.books_concurrency_limit = 10
+    from integration.models import BooksPause
+
+    assert not BooksPause.objects.exists()  # not the daily cap
+
+
+def test_a_press_while_zoho_auth_is_broken_says_so(press, sandbox):
+    sandbox.revoke_refresh_token("sandbox-refresh-token")
+    status, reply = press(deal_id(2))
+    assert status == 503 and reply["status"] == "failed"
+    assert "ZOHO_REFRESH_TOKEN" in reply["message"] and "being created" not in reply["message"]
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "failed"
+    assert press(deal_id(2))[0] == 503  # pressing again does not pretend either
+
+
+def test_decisions_are_refused_while_the_push_runs(press, sandbox):
+    from integration.services.push import PushStateError
+
+    _, reply = press(deal_id(8))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    InvoicePush.objects.filter(pk=push.pk).update(state="running", running_since=timezone.now())
+    push.refresh_from_db()
+    user = UserFactory(groups=["finance-admin"])
+    with pytest.raises(PushStateError, match="being worked on right now"):
+        item_confirm_new(push=push, product_id="5725767000000300006", user=user)
+    with pytest.raises(PushStateError, match="being worked on right now"):
+        doohickey = next(i for i in sandbox.orgs[US_ORG].items.values() if i["sku"] == "DHK-5OO")
+        item_link_choose(push=push, product_id="5725767000000300005", item_id=doohickey["item_id"], user=user)
+    assert not ItemLink.objects.exists()
+
+
+def test_a_reviewer_rejects_a_push_and_the_deal_can_be_pressed_again(press, sandbox):
+    _, reply = press(deal_id(5))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    from integration.services.push import push_reject
+
+    push_reject(push=push, user=UserFactory(groups=["reviewer"]), reason="Wrong PO number")
+    push.refresh_from_db()
+    assert push.state == "rejected" and push.error == "Wrong PO number"
+    assert push.events.filter(action__startswith="Rejected by").exists()
+    assert invoices(sandbox, UK_ORG, deal_id(5)) == []
+    status, again = press(deal_id(5))
+    assert status == 202 and again["push_id"] != push.pk and again["status"] == "pending_review"
+
+
+def test_the_sweeper_resends_a_queued_push_whose_message_was_lost(
+    sandbox, demo_config, django_capture_on_commit_callbacks
+):
+    from integration.services.push import push_request
+    from integration.tasks import push_sweep_task
+
+    with django_capture_on_commit_callbacks(execute=False):  # the message never reaches a worker
+        push = push_request(deal_id=deal_id(2))
+    assert push.state == "queued"
+    InvoicePush.objects.filter(pk=push.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert push_sweep_task() == 1
+    push.refresh_from_db()
+    assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+
+
+def test_the_accounts_books_customer_id_is_adopted(press, sandbox):
+    org = sandbox.orgs[US_ORG]
+    contact = {**org.contacts["460000000000501"], "contact_id": "460000000000777", "contact_name": "GLX Corp (billing)"}
+    org.contacts[contact["contact_id"]] = contact
+    sandbox.crm["Accounts"][account_id(2)]["Books_Customer_Id"] = contact["contact_id"]
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed" and push.plan["customer_id"] == "460000000000777"
+    assert sandbox.calls_to("GET", r"/contacts$", org=US_ORG) == []  # no search
+    assert sandbox.calls_to("POST", r"/contacts$", org=US_ORG) == []  # no create
+
+
+def test_an_inactive_customer_is_reactivated_not_duplicated(press, sandbox):
+    org = sandbox.orgs[US_ORG]
+    org.contacts["460000000000501"]["status"] = "inactive"
+    _, reply = press(deal_id(1))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed" and push.plan["customer_id"] == "460000000000501"
+    assert org.contacts["460000000000501"]["status"] == "active"
+    assert sandbox.calls_to("POST", r"/contacts$", org=US_ORG) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_slower_than_the_deadline_still_makes_one_invoice(sandbox, demo_config, settings):
+    """The sweeper takes the push from a worker still waiting on Books' answer to its create (the threads
+    pool has no hard time limit). The next attempt must not look up too early and create a second one."""
+    import threading
+
+    from django.db import connection
+
+    from integration.services.push import push_execute, push_request
+
+    settings.PUSH_CREATE_HEARTBEAT_SECONDS = 0.2
+    sandbox.add_fault("slow", method="POST", path="/invoices", seconds=3)
+    first = threading.Thread(target=lambda: (push_request(deal_id=deal_id(2)), connection.close()))
+    first.start()
+    deadline = time.monotonic() + 20
+    while not InvoicePush.objects.filter(deal_id=deal_id(2), create_heartbeat_at__isnull=False).exists():
+        assert time.monotonic() < deadline, "the first attempt never reached the create"
+        time.sleep(0.05)
+    push = InvoicePush.objects.get(deal_id=deal_id(2))
+
+    time.sleep(0.5)  # beyond any deadline: the sweeper re-queues the push from its (live) worker
+    push_sweep(stale_after=timedelta(0))
+    assert push_execute(push_id=push.pk) is not None  # a second worker: told to wait, not to create
+    push.refresh_from_db()
+    assert push.state == "queued" and len(invoices(sandbox, US_ORG, deal_id(2))) == 0
+
+    first.join(timeout=30)
+    push.refresh_from_db()
+    assert push.invoice_id  # the slow create answered: recorded even though its run lost the push
+    while push.state == "queued":
+        push_execute(push_id=push.pk)
+        push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
+    assert sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == push.invoice_id
