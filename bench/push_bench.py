@@ -36,7 +36,8 @@ def main() -> None:
         help="our BOOKS_RATE_LIMIT_PER_MINUTE (default 90%% of --limit; set it above to provoke 429s)",
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=4, help="threads per worker")
+    parser.add_argument("--concurrency", type=int, default=4, help="processes (prefork) or threads per worker")
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork", help="as production: prefork")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
@@ -86,7 +87,7 @@ def main() -> None:
 
     workers = [
         subprocess.Popen(
-            worker_command(f"bench{i}", concurrency=args.concurrency, loglevel="WARNING"),
+            worker_command(f"bench{i}", concurrency=args.concurrency, loglevel="WARNING", pool=args.pool),
             cwd=ROOT,
             env={**os.environ},
             stdout=subprocess.DEVNULL,
@@ -124,7 +125,8 @@ def main() -> None:
     result = {
         "deals": args.deals,
         "workers": args.workers,
-        "threads_per_worker": args.concurrency,
+        "pool": args.pool,
+        "concurrency_per_worker": args.concurrency,
         "books_limit_per_minute": args.limit,
         "our_limit_per_minute": ours,
         **states,
@@ -134,6 +136,10 @@ def main() -> None:
         # A sliding window frees its slots in bursts, so a run of T seconds may make ours × (⌊T/60⌋ + 1) calls.
         "max_books_calls_in_any_60s": _max_in_window([c["at"] for c in books_calls], 60.0),
         "limit_utilisation": round(len(books_calls) / (ours * (int(elapsed // 60) + 1)), 3),
+        # The share of our per-organization budget used: in the densest 60 s, and on average over the
+        # saturated part of the run (first to last Books call).
+        "budget_share_densest_60s": round(_max_in_window([c["at"] for c in books_calls], 60.0) / ours, 3),
+        "budget_share_average_60s": _average_share(books_calls, ours),
         "books_calls_per_push": round(len(books_calls) / max(1, len(invoices)), 2),
         "steady_books_calls_per_push": round(len(steady) / max(1, len(steady_invoices)), 2),
         "books_429s": sum(1 for c in books_calls if c["status"] == 429),
@@ -146,6 +152,22 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"push-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
+
+
+def _average_share(calls: list[dict], ours: int) -> float:
+    times = sorted(c["at"] for c in calls)
+    span = times[-1] - times[0] if len(times) > 1 else 0
+    if span < 60:
+        return 0.0
+    # Mean calls over every 60 s window that fits inside the run, sampled each second.
+    counts = [sum(1 for t in times if start <= t < start + 60) for start in _frange(times[0], times[-1] - 60, 1.0)]
+    return round(statistics.mean(counts) / ours, 3)
+
+
+def _frange(start: float, stop: float, step: float):
+    while start <= stop:
+        yield start
+        start += step
 
 
 def _max_in_window(times: list[float], span: float) -> int:

@@ -4,7 +4,7 @@ the worker then does with them (CRM writes, Cliq posts, Books calls per delivery
 
     .venv/bin/python bench/webhook_bench.py --deliveries 400 --concurrency 20
 
-The web app runs under `runserver` (Django's threaded development server, the same one the demo uses),
+The web app runs under gunicorn as production runs it (`--server runserver` for the development server),
 one Celery worker on Redis, PostgreSQL database `bench_bridge` and Redis db 13, the sandbox over HTTP.
 """
 
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--ack-only", action="store_true", help="measure acknowledgements; do not wait for processing")
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--web-port", type=int, default=8767)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
@@ -66,7 +67,7 @@ def main() -> None:
         extra_env={"CELERY_BROKER_URL": args.redis, "LOG_LEVEL": "WARNING"},
     )
     try:
-        stack.start_web()
+        stack.start_web(args.server)
         stack.start_worker()
         body = json.dumps({"deal_id": deal_id(2)}).encode()
         headers = {**sign(body, secret=settings.CRM_BUTTON_SECRET), "Content-Type": "application/json"}
@@ -124,6 +125,7 @@ def main() -> None:
     latencies.sort()
     books_calls = len([c for c in sandbox.calls if c["product"] == "books"]) - books_before
     result = {
+        "server": args.server,
         "deliveries": total,
         "concurrency": args.concurrency,
         "ack_ms_p50": round(statistics.median(latencies), 1),

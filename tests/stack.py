@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 
 
-def worker_command(name: str, *, concurrency: int, loglevel: str) -> list[str]:
-    """A Celery worker on the threads pool, without the chatter a short-lived test worker does not need."""
+def worker_command(name: str, *, concurrency: int, loglevel: str, pool: str = "threads") -> list[str]:
+    """A Celery worker (threads pool unless told; production's default is prefork), without the chatter
+    a short-lived test worker does not need."""
     return [
         sys.executable,
         "-m",
@@ -29,7 +30,7 @@ def worker_command(name: str, *, concurrency: int, loglevel: str) -> list[str]:
         "config",
         "worker",
         "-P",
-        "threads",
+        pool,
         "-c",
         str(concurrency),
         "-l",
@@ -80,8 +81,13 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_web(self) -> None:
-        self._start("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.web_port}", "--noreload"])
+    def start_web(self, server: str = "runserver") -> None:
+        """The web app under Django's `runserver`, or under gunicorn as production runs it."""
+        if server == "gunicorn":
+            args = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
+            self._start("web", args, {"WEB_BIND": f"127.0.0.1:{self.web_port}"})
+        else:
+            self._start("web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.web_port}", "--noreload"])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
