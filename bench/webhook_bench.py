@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -64,7 +65,11 @@ def main() -> None:
         database_url=args.database,
         redis_url=args.redis,
         web_port=args.web_port,
-        extra_env={"CELERY_BROKER_URL": args.redis, "LOG_LEVEL": "WARNING"},
+        extra_env={
+            "CELERY_BROKER_URL": args.redis,
+            "LOG_LEVEL": "WARNING",
+            **{k: v for k, v in os.environ.items() if k.startswith("WEB_")},  # gunicorn tuning
+        },
     )
     try:
         stack.start_web(args.server)
