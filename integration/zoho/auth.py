@@ -28,7 +28,7 @@ from integration.zoho.errors import (
     json_body,
     retry_after_seconds,
 )
-from integration.zoho.http import new_http_client, send
+from integration.zoho.http import send, shared_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class TokenManager:
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
-        self.http = http or new_http_client()
+        self.http = http or shared_http_client()
         self.clock = clock
         self.key = credentials_key(self.accounts_url, client_id, client_secret, refresh_token)
         with _locks_guard:

@@ -6,13 +6,13 @@ import httpx
 from django.conf import settings
 
 from integration.zoho.errors import ZohoRateLimited, ZohoRejected, ZohoRetryable, json_body, retry_after_seconds
-from integration.zoho.http import dumps, new_http_client, send
+from integration.zoho.http import dumps, send, shared_http_client
 
 
 class CliqClient:
     def __init__(self, *, url: str | None = None, http: httpx.Client | None = None):
         self._url = url if url is not None else settings.CLIQ_WEBHOOK_URL
-        self.http = http or new_http_client()
+        self.http = http or shared_http_client()
 
     @property
     def enabled(self) -> bool:
