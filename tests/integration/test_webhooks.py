@@ -222,26 +222,6 @@ def test_ten_concurrent_deliveries_change_the_deal_once_and_post_once(press, hoo
     assert WebhookDelivery.objects.filter(state="processed").count() == 10
 
 
-@pytest.mark.parametrize("order", list(itertools.permutations(["sent", "partially_paid", "paid"])))
-def test_any_order_of_deliveries_ends_in_the_in_order_state(hooks, invoice, order):
-    hooks.webhook_mode = "manual"
-    captured = {}
-    hooks.outbox.clear()
-    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "send", {})
-    captured["sent"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
-    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {"amount": 100})
-    captured["partially_paid"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
-    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})
-    captured["paid"] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
-    assert json.loads(captured["partially_paid"]["body"])["invoice"]["status"] == "partially_paid"
-    hooks.outbox.clear()
-    for status in order:
-        hooks.outbox.append(captured[status])
-        hooks.flush_webhooks()
-    assert deal(hooks)["Payment_Status"] == "Paid"
-    assert len(hooks.cliq_messages) == 2  # one per payment, whatever the order
-
-
 def test_a_stale_read_never_moves_the_deal_back_from_paid(hooks, invoice):
     pay(hooks, invoice)
     sync = InvoiceSync.objects.get()
@@ -370,7 +350,6 @@ def test_deliveries_in_any_order_with_books_lagging_end_paid(hooks, invoice, ord
         hooks.outbox.clear()
         hooks.books_demo_action(US_ORG, invoice["invoice_id"], action, data)
         events[status] = [e for e in hooks.outbox if e["kind"] == "invoice"][-1]
-        versions[status] = json.loads(json.dumps(live[invoice["invoice_id"]], default=str))
         versions[status] = hooks.versions[invoice["invoice_id"]][-1]
     hooks.outbox.clear()
     newest = live[invoice["invoice_id"]]
