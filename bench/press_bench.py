@@ -49,8 +49,8 @@ def main() -> None:
     from django.conf import settings
 
     from integration.models import InvoicePush
-    from integration.zoho.sandbox import Sandbox, serve
-    from integration.zoho.sandbox.demo import US_ORG, deal_id
+    from sandbox import Sandbox, serve
+    from sandbox.demo import US_ORG, deal_id
     from tests.conftest import sign
     from tests.stack import Stack
 

@@ -66,8 +66,8 @@ def main() -> None:
     prepare(database=args.database, redis_url=args.redis, env=env)
     from integration.models import InvoicePush
     from integration.services.push import push_request
-    from integration.zoho.sandbox import Sandbox, serve
-    from integration.zoho.sandbox.demo import US_ORG, deal_id
+    from sandbox import Sandbox, serve
+    from sandbox.demo import US_ORG, deal_id
     from tests.stack import worker_command
 
     sandbox = Sandbox(

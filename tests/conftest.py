@@ -10,7 +10,7 @@ from config.celery import app as celery_app
 from integration import ratelimit
 from integration.zoho import http
 from integration.zoho.auth import forget_cached_tokens
-from integration.zoho.sandbox import Sandbox, SandboxTransport, serve
+from sandbox import Sandbox, SandboxTransport, serve
 from tests.stack import BROKER_URL, Stack
 
 

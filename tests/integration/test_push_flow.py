@@ -14,7 +14,7 @@ from django.utils import timezone
 from audits.services import customer_link_choose, item_confirm_new, item_link_choose
 from integration.models import CustomerLink, InvoicePush, ItemLink, PushEvent
 from integration.services.push import push_approve, push_replay, push_sweep
-from integration.zoho.sandbox.demo import IN_ORG, UK_ORG, US_ORG, account_id, deal_id
+from sandbox.demo import IN_ORG, UK_ORG, US_ORG, account_id, deal_id
 from tests.conftest import sign
 from tests.factories import InvoicePushFactory, UserFactory
 

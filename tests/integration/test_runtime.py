@@ -18,7 +18,7 @@ from django.utils import timezone
 from integration.models import InvoicePush, WebhookDelivery, ZohoAccessToken
 from integration.zoho.auth import TokenManager, current_fatal_error, forget_cached_tokens
 from integration.zoho.errors import ZohoAuthError, ZohoRateLimited
-from integration.zoho.sandbox.demo import US_ORG, deal_id
+from sandbox.demo import US_ORG, deal_id
 from tests.conftest import sign
 from tests.factories import UserFactory
 from tests.integration.test_settings import manage
@@ -288,3 +288,10 @@ def test_the_zoho_sandbox_command_serves_the_demo_over_http(settings):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_zoho_sandbox_command_refuses_to_run_without_debug_unless_told():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--even-without-debug"):
+        call_command("zoho_sandbox", "--port", "1")  # pytest runs with DEBUG off

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from integration.models import CliqPost, InvoicePush, InvoiceSync, WebhookDelivery
-from integration.zoho.sandbox.demo import US_ORG, deal_id
+from sandbox.demo import US_ORG, deal_id
 from tests.conftest import at_once
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +163,7 @@ def credit_note(api, invoice: dict, amount: int) -> dict:
 def _books_api(sandbox):
     import httpx
 
-    from integration.zoho.sandbox import SandboxTransport
+    from sandbox import SandboxTransport
 
     http = httpx.Client(transport=SandboxTransport(sandbox), base_url=sandbox.base_url)
     form = {

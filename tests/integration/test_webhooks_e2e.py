@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from integration.models import InvoicePush, WebhookDelivery
-from integration.zoho.sandbox.demo import US_ORG, deal_id
+from sandbox.demo import US_ORG, deal_id
 from tests.conftest import at_once
 from tests.integration.test_push_e2e import press, wait_for
 

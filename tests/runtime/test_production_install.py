@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.core.management import call_command
 
-from integration.zoho.sandbox.demo import US_ORG, deal_id
+from sandbox.demo import US_ORG, deal_id
 from tests.conftest import at_once, free_port, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

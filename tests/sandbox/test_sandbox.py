@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from integration.zoho.sandbox import Sandbox, SandboxTransport
+from sandbox import Sandbox, SandboxTransport
 
 US, UK = "60001001", "60002002"
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from integration.zoho.sandbox import FIDELITY, Sandbox, serve
+from sandbox import FIDELITY, Sandbox, serve
 
 
 class Command(BaseCommand):
@@ -25,8 +25,18 @@ class Command(BaseCommand):
             help="Where Books webhooks go; {organization_id} is filled in. Empty to send none.",
         )
         parser.add_argument("--rate-limit", type=int, default=100, help="Books calls per organization per minute.")
+        parser.add_argument(
+            "--even-without-debug",
+            action="store_true",
+            help="Run although DEBUG is off (it accepts the configured Zoho credentials: never in production).",
+        )
 
     def handle(self, *args, host: str, port: int, empty: bool, webhook_url: str, rate_limit: int, **options) -> None:
+        if not settings.DEBUG and not options["even_without_debug"]:
+            raise CommandError(
+                "The Zoho sandbox is for the demo and tests and DEBUG is off here. "
+                "Pass --even-without-debug if this really is not production."
+            )
         clients = {
             settings.ZOHO_CLIENT_ID or "sandbox-client-id": settings.ZOHO_CLIENT_SECRET or "sandbox-client-secret"
         }

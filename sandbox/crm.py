@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from integration.zoho.sandbox.core import Request, Response, Route, Sandbox
+from sandbox.core import Request, Response, Route, Sandbox
 
 VERSION = r"/crm/v(?:2|2\.1|[3-8])"
 MAX_IDS = 100

@@ -10,7 +10,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from integration.zoho.sandbox.core import FIDELITY, DropConnection, Sandbox, SimulatedTimeout
+from sandbox.core import FIDELITY, DropConnection, Sandbox, SimulatedTimeout
 
 __all__ = ["FIDELITY", "Sandbox", "SandboxTransport", "serve"]
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from integration.zoho.sandbox.core import (
+from sandbox.core import (
     BOOKS_TIME_FORMAT,
     Request,
     Response,

@@ -220,7 +220,7 @@ class Sandbox:
 
         self.routes = self._routes()
         if demo:
-            from integration.zoho.sandbox.demo import load_demo
+            from sandbox.demo import load_demo
 
             load_demo(self)
 
@@ -620,18 +620,18 @@ class Sandbox:
             self.books_mark_overdue()
 
     def books_mark_overdue(self) -> None:
-        from integration.zoho.sandbox import books
+        from sandbox import books
 
         books.mark_overdue(self)
 
     def books_demo_action(self, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
-        from integration.zoho.sandbox import books
+        from sandbox import books
 
         with self.lock:
             return books.demo_action(self, org_id, invoice_id, what, data)
 
     def _routes(self) -> list[Route]:
-        from integration.zoho.sandbox import books, crm
+        from sandbox import books, crm
 
         return [
             Route("POST", r"/oauth/v2/token", lambda req: self.oauth_token(req)),

@@ -9,8 +9,8 @@ item list spans two pages, and deals that must be refused.
 
 from __future__ import annotations
 
-from integration.zoho.sandbox.books import Org, new_authority, new_item, new_tax
-from integration.zoho.sandbox.core import Sandbox
+from sandbox.books import Org, new_authority, new_item, new_tax
+from sandbox.core import Sandbox
 
 US_ORG, UK_ORG, IN_ORG = "60001001", "60002002", "60003003"
 
