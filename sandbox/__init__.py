@@ -10,7 +10,8 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from sandbox.core import FIDELITY, DropConnection, Sandbox, SimulatedTimeout
+from sandbox.core import FIDELITY, Sandbox
+from sandbox.wire import DropConnection, SimulatedTimeout
 
 __all__ = ["FIDELITY", "Sandbox", "SandboxTransport", "serve"]
 

@@ -10,16 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.core import (
-    BOOKS_TIME_FORMAT,
-    Request,
-    Response,
-    Route,
-    Sandbox,
-    day,
-    money,
-    parse_day,
-)
+from sandbox.state import SandboxState
+from sandbox.wire import BOOKS_TIME_FORMAT, Request, Response, Route, day, money, parse_day
 
 PER_PAGE_MAX = 200
 
@@ -118,12 +110,12 @@ def status_filter(rows: list[dict], req: Request, default: str = "Status.Active"
     return [r for r in rows if r["status"] == "active"]
 
 
-def touch(sb: Sandbox, entity: dict) -> None:
+def touch(sb: SandboxState, entity: dict) -> None:
     entity["last_modified_time"] = sb.stamp()
     remember(sb, entity)
 
 
-def remember(sb: Sandbox, entity: dict) -> None:
+def remember(sb: SandboxState, entity: dict) -> None:
     """Keep each version of an invoice or credit note, for the `stale` fault (a lagging read)."""
     ident = entity.get("creditnote_id") or entity.get("invoice_id")
     if ident and ("creditnote_id" in entity or "invoice_number" in entity):
@@ -143,7 +135,7 @@ def check_name(
 
 
 # --- contacts ---------------------------------------------------------------------------------
-def contacts_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def contacts_list(sb: SandboxState, req: Request, org: Org) -> Response:
     rows = status_filter(list(org.contacts.values()), req)
     rows = text_filters(rows, req, ("contact_name", "company_name", "email"))
     if req.query.get("search_text"):
@@ -163,7 +155,7 @@ def _contact_name_taken(org: Org, name: str, except_id: str = "") -> bool:
     )
 
 
-def contact_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def contact_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     name = check_name(org.contacts, "contact_name", data.get("contact_name"), code=3062, noun="contact")
     if isinstance(name, Response):
@@ -185,12 +177,12 @@ def contact_create(sb: Sandbox, req: Request, org: Org) -> Response:
     return Response(201, envelope("The contact has been added.", contact=contact))
 
 
-def contact_get(sb: Sandbox, req: Request, org: Org, contact_id: str) -> Response:
+def contact_get(sb: SandboxState, req: Request, org: Org, contact_id: str) -> Response:
     contact = org.contacts.get(contact_id)
     return Response(200, envelope(contact=contact)) if contact else not_found("Contact")
 
 
-def contact_update(sb: Sandbox, req: Request, org: Org, contact_id: str) -> Response:
+def contact_update(sb: SandboxState, req: Request, org: Org, contact_id: str) -> Response:
     contact = org.contacts.get(contact_id)
     if not contact:
         return not_found("Contact")
@@ -209,7 +201,7 @@ def contact_update(sb: Sandbox, req: Request, org: Org, contact_id: str) -> Resp
     return Response(200, envelope("Contact information has been saved.", contact=contact))
 
 
-def contact_status(sb: Sandbox, req: Request, org: Org, contact_id: str, status: str) -> Response:
+def contact_status(sb: SandboxState, req: Request, org: Org, contact_id: str, status: str) -> Response:
     contact = org.contacts.get(contact_id)
     if not contact:
         return not_found("Contact")
@@ -235,7 +227,7 @@ ITEM_SUMMARY = (
 )
 
 
-def items_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def items_list(sb: SandboxState, req: Request, org: Org) -> Response:
     rows = status_filter(list(org.items.values()), req)  # ACTIVE only unless told otherwise
     rows = text_filters(rows, req, ("name", "description"))
     if req.query.get("search_text"):
@@ -245,7 +237,7 @@ def items_list(sb: Sandbox, req: Request, org: Org) -> Response:
     return paginate(req, [{k: r.get(k) for k in ITEM_SUMMARY} for r in rows], "items")
 
 
-def item_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def item_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     name = check_name(org.items, "name", data.get("name"), code=1001, noun="item")
     if isinstance(name, Response):
@@ -268,7 +260,7 @@ def item_create(sb: Sandbox, req: Request, org: Org) -> Response:
 
 
 def new_item(
-    sb: Sandbox,
+    sb: SandboxState,
     org: Org,
     *,
     name: str,
@@ -297,12 +289,12 @@ def new_item(
     return item
 
 
-def item_get(sb: Sandbox, req: Request, org: Org, item_id: str) -> Response:
+def item_get(sb: SandboxState, req: Request, org: Org, item_id: str) -> Response:
     item = org.items.get(item_id)
     return Response(200, envelope(item=item)) if item else not_found("Item")
 
 
-def item_update(sb: Sandbox, req: Request, org: Org, item_id: str) -> Response:
+def item_update(sb: SandboxState, req: Request, org: Org, item_id: str) -> Response:
     item = org.items.get(item_id)
     if not item:
         return not_found("Item")
@@ -321,7 +313,7 @@ def item_update(sb: Sandbox, req: Request, org: Org, item_id: str) -> Response:
     return Response(200, envelope("The item details have been updated.", item=item))
 
 
-def item_status(sb: Sandbox, req: Request, org: Org, item_id: str, status: str) -> Response:
+def item_status(sb: SandboxState, req: Request, org: Org, item_id: str, status: str) -> Response:
     item = org.items.get(item_id)
     if not item:
         return not_found("Item")
@@ -331,17 +323,17 @@ def item_status(sb: Sandbox, req: Request, org: Org, item_id: str, status: str) 
 
 
 # --- taxes ------------------------------------------------------------------------------------
-def taxes_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def taxes_list(sb: SandboxState, req: Request, org: Org) -> Response:
     return Response(200, envelope(taxes=list(org.taxes.values())))
 
 
-def tax_authorities_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def tax_authorities_list(sb: SandboxState, req: Request, org: Org) -> Response:
     if not org.uses_tax_authorities:
         return Response(404, {"code": 5, "message": "Invalid URL Passed"})
     return Response(200, envelope(tax_authorities=list(org.authorities.values())))
 
 
-def tax_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def tax_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     name = str(data.get("tax_name") or "").strip()
     if not name:
@@ -353,13 +345,13 @@ def tax_create(sb: Sandbox, req: Request, org: Org) -> Response:
     return Response(201, envelope("The tax has been added.", tax=new_tax(sb, org, name, pct, authority)))
 
 
-def new_authority(sb: Sandbox, org: Org, name: str, description: str = "") -> dict:
+def new_authority(sb: SandboxState, org: Org, name: str, description: str = "") -> dict:
     authority = {"tax_authority_id": sb.new_id(), "tax_authority_name": name, "description": description}
     org.authorities[authority["tax_authority_id"]] = authority
     return authority
 
 
-def new_tax(sb: Sandbox, org: Org, name: str, pct: Any, authority: dict | None) -> dict:
+def new_tax(sb: SandboxState, org: Org, name: str, pct: Any, authority: dict | None) -> dict:
     tax = {
         "tax_id": sb.new_id(),
         "tax_name": name,
@@ -373,7 +365,7 @@ def new_tax(sb: Sandbox, org: Org, name: str, pct: Any, authority: dict | None) 
 
 
 # --- invoices and credit notes: shared line handling -------------------------------------------
-def build_lines(sb: Sandbox, org: Org, raw_lines: Any, invoice_authority: dict | None) -> tuple[list[dict], str]:
+def build_lines(sb: SandboxState, org: Org, raw_lines: Any, invoice_authority: dict | None) -> tuple[list[dict], str]:
     """Validated line items, or ([], error message). Enforces the tax-authority rule."""
     if not isinstance(raw_lines, list) or not raw_lines:
         return [], "Invalid value passed for line_items"
@@ -458,7 +450,7 @@ INVOICE_SUMMARY = (
 )
 
 
-def invoice_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def invoice_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     customer, authority, error = _customer_and_authority(org, data)
     if error:
@@ -515,7 +507,7 @@ def public_invoice(invoice: dict) -> dict:
     return {k: v for k, v in invoice.items() if k not in ("payments", "credits")}
 
 
-def invoices_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def invoices_list(sb: SandboxState, req: Request, org: Org) -> Response:
     rows = list(org.invoices.values())
     for key in ("reference_number", "customer_id", "invoice_number"):
         if req.query.get(key):
@@ -537,26 +529,26 @@ def invoices_list(sb: Sandbox, req: Request, org: Org) -> Response:
     return paginate(req, [{k: r[k] for k in INVOICE_SUMMARY} for r in rows], "invoices")
 
 
-def invoice_get(sb: Sandbox, req: Request, org: Org, invoice_id: str) -> Response:
+def invoice_get(sb: SandboxState, req: Request, org: Org, invoice_id: str) -> Response:
     invoice = org.invoices.get(invoice_id)
     return Response(200, envelope(invoice=public_invoice(invoice))) if invoice else not_found("Invoice")
 
 
-def invoice_payments(sb: Sandbox, req: Request, org: Org, invoice_id: str) -> Response:
+def invoice_payments(sb: SandboxState, req: Request, org: Org, invoice_id: str) -> Response:
     invoice = org.invoices.get(invoice_id)
     if not invoice:
         return not_found("Invoice")
     return Response(200, envelope(payments=list(invoice["payments"])))
 
 
-def invoice_credits(sb: Sandbox, req: Request, org: Org, invoice_id: str) -> Response:
+def invoice_credits(sb: SandboxState, req: Request, org: Org, invoice_id: str) -> Response:
     invoice = org.invoices.get(invoice_id)
     if not invoice:
         return not_found("Invoice")
     return Response(200, envelope(credits=list(invoice["credits"])))
 
 
-def invoice_status(sb: Sandbox, req: Request, org: Org, invoice_id: str, status: str) -> Response:
+def invoice_status(sb: SandboxState, req: Request, org: Org, invoice_id: str, status: str) -> Response:
     invoice = org.invoices.get(invoice_id)
     if not invoice:
         return not_found("Invoice")
@@ -575,7 +567,7 @@ def invoice_status(sb: Sandbox, req: Request, org: Org, invoice_id: str, status:
     return Response(200, envelope(f"Invoice status has been changed to {status}."))
 
 
-def recompute_invoice(sb: Sandbox, invoice: dict) -> None:
+def recompute_invoice(sb: SandboxState, invoice: dict) -> None:
     paid = sum((p["amount"] for p in invoice["payments"]), Decimal("0.00"))
     credited = sum((c["amount_applied"] for c in invoice["credits"]), Decimal("0.00"))
     invoice["payment_made"], invoice["credits_applied"] = paid, credited
@@ -589,7 +581,7 @@ def recompute_invoice(sb: Sandbox, invoice: dict) -> None:
     touch(sb, invoice)
 
 
-def _overdue_check(sb: Sandbox, invoice: dict) -> bool:
+def _overdue_check(sb: SandboxState, invoice: dict) -> bool:
     if invoice["status"] in ("sent", "viewed") and invoice["due_date"] < day(sb.now()):
         invoice["status"] = "overdue"
         touch(sb, invoice)
@@ -597,7 +589,7 @@ def _overdue_check(sb: Sandbox, invoice: dict) -> bool:
     return False
 
 
-def mark_overdue(sb: Sandbox) -> None:
+def mark_overdue(sb: SandboxState) -> None:
     """Books' nightly job: unpaid invoices past their due date become overdue (fires webhooks)."""
     for org in sb.orgs.values():
         for invoice in org.invoices.values():
@@ -606,7 +598,7 @@ def mark_overdue(sb: Sandbox) -> None:
 
 
 # --- customer payments ------------------------------------------------------------------------
-def payment_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def payment_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     customer = org.contacts.get(str(data.get("customer_id") or ""))
     if customer is None:
@@ -668,13 +660,13 @@ def payment_create(sb: Sandbox, req: Request, org: Org) -> Response:
     return Response(201, envelope("The payment has been created.", payment=payment))
 
 
-def payment_get(sb: Sandbox, req: Request, org: Org, payment_id: str) -> Response:
+def payment_get(sb: SandboxState, req: Request, org: Org, payment_id: str) -> Response:
     payment = org.payments.get(payment_id)
     return Response(200, envelope(payment=payment)) if payment else not_found("Payment")
 
 
 # --- credit notes and refunds -------------------------------------------------------------------
-def recompute_creditnote(sb: Sandbox, note: dict) -> None:
+def recompute_creditnote(sb: SandboxState, note: dict) -> None:
     used = sum((a["amount_applied"] for a in note["invoices"]), Decimal("0.00"))
     refunded = sum((r["amount"] for r in note["refunds"]), Decimal("0.00"))
     note["balance"] = note["total"] - used - refunded
@@ -687,7 +679,7 @@ def public_creditnote(note: dict) -> dict:
     return {k: v for k, v in note.items() if k != "refunds"}
 
 
-def creditnote_create(sb: Sandbox, req: Request, org: Org) -> Response:
+def creditnote_create(sb: SandboxState, req: Request, org: Org) -> Response:
     data = req.json()
     customer, authority, error = _customer_and_authority(org, data)
     if error:
@@ -727,12 +719,12 @@ def creditnote_create(sb: Sandbox, req: Request, org: Org) -> Response:
     return Response(201, envelope("The credit note has been created.", creditnote=public_creditnote(note)))
 
 
-def creditnote_get(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> Response:
+def creditnote_get(sb: SandboxState, req: Request, org: Org, creditnote_id: str) -> Response:
     note = org.creditnotes.get(creditnote_id)
     return Response(200, envelope(creditnote=public_creditnote(note))) if note else not_found("Credit note")
 
 
-def creditnotes_list(sb: Sandbox, req: Request, org: Org) -> Response:
+def creditnotes_list(sb: SandboxState, req: Request, org: Org) -> Response:
     rows = list(org.creditnotes.values())
     for key in ("customer_id", "reference_number", "status", "invoice_id"):
         if req.query.get(key):
@@ -740,7 +732,7 @@ def creditnotes_list(sb: Sandbox, req: Request, org: Org) -> Response:
     return paginate(req, [public_creditnote(r) for r in rows], "creditnotes")
 
 
-def creditnote_apply(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> Response:
+def creditnote_apply(sb: SandboxState, req: Request, org: Org, creditnote_id: str) -> Response:
     note = org.creditnotes.get(creditnote_id)
     if not note:
         return not_found("Credit note")
@@ -794,7 +786,7 @@ def creditnote_apply(sb: Sandbox, req: Request, org: Org, creditnote_id: str) ->
     )
 
 
-def creditnote_refund_create(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> Response:
+def creditnote_refund_create(sb: SandboxState, req: Request, org: Org, creditnote_id: str) -> Response:
     note = org.creditnotes.get(creditnote_id)
     if not note:
         return not_found("Credit note")
@@ -818,14 +810,14 @@ def creditnote_refund_create(sb: Sandbox, req: Request, org: Org, creditnote_id:
     return Response(201, envelope("The refund has been recorded.", creditnote_refund=refund))
 
 
-def creditnote_refunds(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> Response:
+def creditnote_refunds(sb: SandboxState, req: Request, org: Org, creditnote_id: str) -> Response:
     note = org.creditnotes.get(creditnote_id)
     if not note:
         return not_found("Credit note")
     return Response(200, envelope(creditnote_refunds=list(note["refunds"])))
 
 
-def creditnote_void(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> Response:
+def creditnote_void(sb: SandboxState, req: Request, org: Org, creditnote_id: str) -> Response:
     note = org.creditnotes.get(creditnote_id)
     if not note:
         return not_found("Credit note")
@@ -839,7 +831,7 @@ def creditnote_void(sb: Sandbox, req: Request, org: Org, creditnote_id: str) -> 
 
 
 # --- routing, demo actions, home page ------------------------------------------------------------
-def routes(sb: Sandbox) -> list[Route]:
+def routes(sb: SandboxState) -> list[Route]:
     def bind(fn, **fixed):
         return lambda req, org, **kw: fn(sb, req, org, **kw, **fixed)
 
@@ -879,7 +871,7 @@ def routes(sb: Sandbox) -> list[Route]:
     ]
 
 
-def demo_action(sb: Sandbox, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
+def demo_action(sb: SandboxState, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
     """Control-API shortcuts for the demo: pay, send, void, or make an invoice overdue."""
     org = sb.orgs.get(org_id)
     invoice = org.invoices.get(invoice_id) if org else None
@@ -909,7 +901,7 @@ def demo_action(sb: Sandbox, org_id: str, invoice_id: str, what: str, data: dict
     return Response(200, {"status": invoice["status"]})
 
 
-def home_page(sb: Sandbox) -> Response:
+def home_page(sb: SandboxState) -> Response:
     """A plain page listing each organization's invoices, with buttons to pay them (demo only)."""
     rows = []
     with sb.lock:
@@ -961,7 +953,7 @@ alert('Invoice Bridge answered '+j.http_status+': '+((j.reply||j).message||''));
     return Response(200, body, content_type="text/html; charset=utf-8")
 
 
-def portal_page(sb: Sandbox, org_id: str, invoice_id: str) -> Response:
+def portal_page(sb: SandboxState, org_id: str, invoice_id: str) -> Response:
     """What an invoice_url opens: the customer's view of the invoice."""
     org = sb.orgs.get(org_id)
     inv = org.invoices.get(invoice_id) if org else None

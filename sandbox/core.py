@@ -13,19 +13,26 @@ One `Sandbox` object holds all state behind a lock; it is a WSGI app (served ove
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import re
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from urllib.parse import parse_qsl
+
+from sandbox import books, crm
+from sandbox.demo import load_demo
+from sandbox.state import SandboxState
+from sandbox.wire import (
+    STATUS_TEXT,
+    DropConnection,
+    Fault,
+    Request,
+    Response,
+    Route,
+    SimulatedTimeout,
+    _error_response,
+)
 
 FIDELITY = """\
 Modelled from ZOHO_API.md: OAuth refresh (body credentials; invalid_code / invalid_client in a 200 body;
@@ -45,194 +52,15 @@ when past due; CRM credit limits are not modelled (inject 429s with a fault inst
 organization uses tax authorities (real Books exposes them in the US/CA editions).
 """
 
-BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
+class Sandbox(SandboxState):
+    """The sandbox as a WSGI app: routing, faults, OAuth, Cliq and the control API over `SandboxState`."""
 
-class SimulatedTimeout(Exception):
-    """Raised by the app to make the transport/server behave as if the response never came."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-
-class DropConnection(Exception):
-    """Raised by the app after it has acted, so the caller sees the connection close without a response."""
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    in_process: bool = False
-
-    def json(self) -> Any:
-        if not self.body:
-            return {}
-        return json.loads(self.body, parse_float=Decimal)
-
-    def form(self) -> dict[str, str]:
-        return dict(parse_qsl(self.body.decode("utf-8", "replace")))
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json;charset=UTF-8"
-
-    def content(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode()
-        return json.dumps(self.body, default=_json_default).encode()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.strftime(BOOKS_TIME_FORMAT)
-    raise TypeError(type(value).__name__)
-
-
-STATUS_TEXT = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-}
-
-
-class Clock:
-    """Real time plus an offset the tests (and the control API) can advance."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.offset
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.time(), tz=UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
-@dataclass
-class Fault:
-    """Fail the next `count` matching calls. Kinds: error, rate_limit, timeout, drop, slow, stale."""
-
-    kind: str
-    count: int = 1
-    method: str = ""
-    path: str = ""  # substring of the request path
-    seconds: float = 0.0
-    retry_after: int | None = None
-    message: str = ""  # for `error`: the product's error text instead of the generic one (Zoho echoes input)
-
-    KINDS = ("error", "rate_limit", "timeout", "drop", "slow", "stale")
-
-    def matches(self, req: Request) -> bool:
-        return (not self.method or self.method.upper() == req.method) and self.path in req.path
-
-
-class Route:
-    def __init__(self, method: str, pattern: str, handler: Callable[..., Response]):
-        self.method = method
-        self.regex = re.compile("^" + pattern + "$")
-        self.handler = handler
-
-
-class Sandbox:
-    """All of Zoho that Invoice Bridge talks to, in one process. Thread-safe."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str = "http://zoho-sandbox.test",
-        clients: dict[str, str] | None = None,
-        refresh_tokens: dict[str, str] | None = None,
-        cliq_zapikey: str = "sandbox-zapikey",
-        demo: bool = False,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.lock = threading.RLock()
-        self.clock = Clock()
-        self._ids = itertools.count(460000000001000)
-        self.faults: list[Fault] = []
-        self.calls: list[dict] = []
-        # OAuth
-        self.clients = dict(clients or {"sandbox-client-id": "sandbox-client-secret"})
-        self.refresh_tokens = {
-            rt: {"client_id": cid, "revoked": False}
-            for rt, cid in (refresh_tokens or {"sandbox-refresh-token": "sandbox-client-id"}).items()
-        }
-        self.access_tokens: dict[str, dict] = {}
-        self.refresh_history: dict[str, deque] = defaultdict(deque)
-        self.token_lifetime = 3600
-        self.max_live_tokens = 10
-        self.refresh_limit = 10
-        self.refresh_window = 600
-        self.oauth_query_credentials = 0  # times a caller put credentials in the URL
-        self.token_refreshes = 0
-        # Books
-        self.orgs: dict[str, Any] = {}
-        self.books_rate_limit_per_minute = 100
-        self.books_rate_window_seconds = 60.0  # Books counts per minute; shorter only to speed up tests
-        self.books_send_retry_after = False
-        self.books_daily_limit = 10_000
-        self.books_concurrency_limit = 10
-        self.books_window: dict[str, deque] = defaultdict(deque)
-        self.books_daily: dict[tuple[str, str], int] = defaultdict(int)
-        self.books_in_flight: dict[str, int] = defaultdict(int)
-        self.webhook_url = ""  # e.g. http://127.0.0.1:8000/api/books/webhook/{organization_id}/
-        self.webhook_token = ""
-        # thread: deliver in the background; manual: keep in the outbox until flushed; lose: never deliver
-        # (a lost webhook, logged as such, for reconciliation to heal)
-        self.webhook_mode = "thread"
-        self.webhook_sender: Callable[[str, dict[str, str], bytes], int] | None = None
-        self.outbox: list[dict] = []
-        self.versions: dict[str, list[dict]] = defaultdict(list)  # invoice/credit-note id → its versions
-        self.webhook_log: list[dict] = []
-        # CRM
-        self.crm: dict[str, dict[str, dict]] = {"Deals": {}, "Accounts": {}, "Contacts": {}, "Products": {}}
-        self.crm_locked: set[str] = set()
-        # The CRM "Generate Invoice" button: a Deluge function that signs and calls our endpoint.
-        self.crm_button_url = ""  # e.g. http://127.0.0.1:8000/api/crm/generate-invoice/
-        self.crm_button_secret = ""
-        self.crm_writes: list[dict] = []
-        # Cliq
-        self.cliq_zapikey = cliq_zapikey
-        self.cliq_messages: list[dict] = []
-
+    def __init__(self, *, demo: bool = False, **kwargs):
+        super().__init__(**kwargs)
         self.routes = self._routes()
         if demo:
-            from sandbox.demo import load_demo
-
             load_demo(self)
-
-    # --- ids and time ------------------------------------------------------------------------
-    def new_id(self) -> str:
-        return str(next(self._ids))
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def stamp(self) -> str:
-        return self.now().strftime(BOOKS_TIME_FORMAT)
 
     # --- WSGI --------------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
@@ -446,14 +274,6 @@ class Sandbox:
             },
         )
 
-    def token_valid(self, req: Request) -> bool | None:
-        """True valid, False invalid/expired, None when no Zoho-oauthtoken header was sent."""
-        header = req.headers.get("authorization", "")
-        if not header.startswith("Zoho-oauthtoken "):
-            return None
-        token = self.access_tokens.get(header.removeprefix("Zoho-oauthtoken ").strip())
-        return bool(token) and token["expires"] > self.clock.time()
-
     def revoke_refresh_token(self, refresh_token: str) -> None:
         with self.lock:
             self.refresh_tokens[refresh_token]["revoked"] = True
@@ -620,19 +440,13 @@ class Sandbox:
             self.books_mark_overdue()
 
     def books_mark_overdue(self) -> None:
-        from sandbox import books
-
         books.mark_overdue(self)
 
     def books_demo_action(self, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
-        from sandbox import books
-
         with self.lock:
             return books.demo_action(self, org_id, invoice_id, what, data)
 
     def _routes(self) -> list[Route]:
-        from sandbox import books, crm
-
         return [
             Route("POST", r"/oauth/v2/token", lambda req: self.oauth_token(req)),
             Route("POST", r"/api/v2/channelsbyname/(?P<channel>[^/]+)/message", self.cliq_message),
@@ -710,99 +524,3 @@ class Sandbox:
         window.append(now)
         self.books_daily[(org_id, day)] += 1
         return None
-
-    # --- webhooks ----------------------------------------------------------------------------
-    def emit_webhook(self, org_id: str, kind: str, entity: dict) -> None:
-        """Queue a Books workflow webhook ("Default payload": the entity JSON under its module key)."""
-        if not self.webhook_url:
-            return
-        event = {
-            "url": self.webhook_url.format(organization_id=org_id),
-            "body": json.dumps({kind: entity}, default=_json_default).encode(),
-            "kind": kind,
-            "org": org_id,
-        }
-        if self.webhook_mode == "lose":
-            with self.lock:
-                self.webhook_log.append({"kind": kind, "org": org_id, "lost": True, "at": self.stamp()})
-            return
-        self.outbox.append(event)
-        if self.webhook_mode == "thread":
-            threading.Thread(target=self.flush_webhooks, daemon=True).start()
-
-    def flush_webhooks(self) -> int:
-        """Deliver every queued webhook; returns how many were delivered."""
-        delivered = 0
-        while True:
-            with self.lock:
-                if not self.outbox:
-                    return delivered
-                event = self.outbox.pop(0)
-            headers = {"Content-Type": "application/json", "X-Webhook-Token": self.webhook_token}
-            try:
-                status = (self.webhook_sender or _http_post)(event["url"], headers, event["body"])
-                outcome = {"status": status}
-            except Exception as exc:  # the receiver being down must not break the sandbox
-                outcome = {"error": type(exc).__name__}
-            with self.lock:
-                self.webhook_log.append({"kind": event["kind"], "org": event["org"], **outcome, "at": self.stamp()})
-            delivered += 1
-
-
-def _http_post(url: str, headers: dict[str, str], body: bytes) -> int:
-    import httpx
-
-    return httpx.post(url, headers=headers, content=body, timeout=10).status_code
-
-
-def _error_response(product: str, status: int) -> Response:
-    """What each product answers for an injected 500 or 429."""
-    if product == "books":
-        if status == 429:
-            return Response(
-                429, {"code": 44, "message": "You have made too many requests. Please try again after some time."}
-            )
-        return Response(500, {"code": 1000, "message": "Internal error"})
-    if product == "crm":
-        if status == 429:
-            return Response(
-                429,
-                {
-                    "code": "TOO_MANY_REQUESTS",
-                    "details": {},
-                    "message": "You have reached the API limit",
-                    "status": "error",
-                },
-            )
-        return Response(
-            500, {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
-        )
-    if product == "oauth" and status == 429:
-        return Response(
-            400,
-            {
-                "error": "Access Denied",
-                "status": "failure",
-                "error_description": "You have made too many requests continuously. Please try again after some time.",
-            },
-        )
-    return Response(status, {"message": STATUS_TEXT.get(status, "error")})
-
-
-def money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # as Books rounds
-
-
-def day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
-
-
-def parse_day(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def later(start: datetime, days: int) -> datetime:
-    return start + timedelta(days=days)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sandbox.core import Request, Response, Route, Sandbox
+from sandbox.state import SandboxState
+from sandbox.wire import Request, Response, Route
 
 VERSION = r"/crm/v(?:2|2\.1|[3-8])"
 MAX_IDS = 100
@@ -48,7 +49,7 @@ def crm_error(status: int, code: str, message: str, details: dict | None = None)
     return Response(status, {"code": code, "details": details or {}, "message": message, "status": "error"})
 
 
-def _auth(sb: Sandbox, req: Request) -> Response | None:
+def _auth(sb: SandboxState, req: Request) -> Response | None:
     valid = sb.token_valid(req)
     if valid is None:
         return crm_error(401, "AUTHENTICATION_FAILURE", "Authentication failed")
@@ -57,7 +58,7 @@ def _auth(sb: Sandbox, req: Request) -> Response | None:
     return None
 
 
-def _module(sb: Sandbox, module: str) -> dict | None:
+def _module(sb: SandboxState, module: str) -> dict | None:
     return sb.crm.get(module)
 
 
@@ -65,7 +66,7 @@ def _invalid_module() -> Response:
     return crm_error(400, "INVALID_MODULE", "the module name given seems to be invalid")
 
 
-def record_get(sb: Sandbox, req: Request, module: str, record_id: str) -> Response:
+def record_get(sb: SandboxState, req: Request, module: str, record_id: str) -> Response:
     if denied := _auth(sb, req):
         return denied
     records = _module(sb, module)
@@ -75,7 +76,7 @@ def record_get(sb: Sandbox, req: Request, module: str, record_id: str) -> Respon
     return Response(200, {"data": [record]}) if record else Response(204)
 
 
-def records_get(sb: Sandbox, req: Request, module: str) -> Response:
+def records_get(sb: SandboxState, req: Request, module: str) -> Response:
     if denied := _auth(sb, req):
         return denied
     records = _module(sb, module)
@@ -107,7 +108,7 @@ def _check_value(kind: str, value: Any) -> str | None:
     return None
 
 
-def _update_one(sb: Sandbox, module: str, row: Any, index: int) -> dict:
+def _update_one(sb: SandboxState, module: str, row: Any, index: int) -> dict:
     records = sb.crm[module]
     if not isinstance(row, dict) or not row.get("id"):
         return {
@@ -160,7 +161,7 @@ def _update_one(sb: Sandbox, module: str, row: Any, index: int) -> dict:
     }
 
 
-def records_update(sb: Sandbox, req: Request, module: str, record_id: str | None = None) -> Response:
+def records_update(sb: SandboxState, req: Request, module: str, record_id: str | None = None) -> Response:
     if denied := _auth(sb, req):
         return denied
     if _module(sb, module) is None:
@@ -183,7 +184,7 @@ def records_update(sb: Sandbox, req: Request, module: str, record_id: str | None
     return Response(status, {"data": results})
 
 
-def routes(sb: Sandbox) -> list[Route]:
+def routes(sb: SandboxState) -> list[Route]:
     return [
         Route(
             "GET", VERSION + r"/(?P<module>[A-Za-z_]+)/(?P<record_id>\d+)", lambda req, **kw: record_get(sb, req, **kw)

@@ -10,7 +10,7 @@ item list spans two pages, and deals that must be refused.
 from __future__ import annotations
 
 from sandbox.books import Org, new_authority, new_item, new_tax
-from sandbox.core import Sandbox
+from sandbox.state import SandboxState
 
 US_ORG, UK_ORG, IN_ORG = "60001001", "60002002", "60003003"
 
@@ -31,12 +31,12 @@ def contact_id(n: int) -> str:
     return f"57257670000001{n:05d}"
 
 
-def load_demo(sb: Sandbox) -> None:
+def load_demo(sb: SandboxState) -> None:
     _books(sb)
     _crm(sb)
 
 
-def _books(sb: Sandbox) -> None:
+def _books(sb: SandboxState) -> None:
     us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD", edition="us")
     boe = new_authority(sb, us, "BOE_CA", "California Department of Tax and Fee Administration")
     nys = new_authority(sb, us, "NYS_DTF", "New York State Department of Taxation and Finance")
@@ -101,7 +101,7 @@ def _books(sb: Sandbox) -> None:
     }
 
 
-def _crm(sb: Sandbox) -> None:
+def _crm(sb: SandboxState) -> None:
     products = [
         (1, "Widget Pro", "WID-100", 1200, "goods"),
         (2, "Gadget", "GAD-200", 350, "goods"),
