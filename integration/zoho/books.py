@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 
 from integration.ratelimit import books_acquire, books_pause, quota_exceeded
+from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
     ZohoNotFound,
@@ -68,6 +69,9 @@ def books_result(response: httpx.Response) -> dict:
 
 class BooksClient(ZohoApiClient):
     service = "Zoho Books"
+
+    def default_tokens(self) -> TokenManager:
+        return TokenManager.from_settings()
 
     def default_base_url(self) -> str:
         return f"{settings.ZOHO_API_DOMAIN}/books/v3"

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
+from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
     ZohoRateLimited,
@@ -58,6 +59,9 @@ def record_result(result: dict) -> dict:
 
 class CrmClient(ZohoApiClient):
     service = "Zoho CRM"
+
+    def default_tokens(self) -> TokenManager:
+        return TokenManager.from_settings()
 
     def default_base_url(self) -> str:
         return f"{settings.ZOHO_API_DOMAIN}/crm/{settings.ZOHO_CRM_API_VERSION}"

@@ -6,7 +6,7 @@ import json as jsonlib
 import os
 import threading
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from django.conf import settings
@@ -79,17 +79,29 @@ def send(http: httpx.Client, request: httpx.Request, *, service: str) -> httpx.R
         ) from None
 
 
+class TokenSource(Protocol):
+    """What a client needs from OAuth: a valid access token, and a way to say one was refused."""
+
+    def get(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
 class ZohoApiClient:
     """Base for the Books and CRM clients: authenticated calls with one refresh-and-retry on 401."""
 
     service = "Zoho"
 
-    def __init__(self, *, tokens=None, http: httpx.Client | None = None, base_url: str | None = None):
-        from integration.zoho.auth import TokenManager
-
-        self.tokens = tokens or TokenManager.from_settings()
+    def __init__(
+        self, *, tokens: TokenSource | None = None, http: httpx.Client | None = None, base_url: str | None = None
+    ):
+        self.tokens = tokens or self.default_tokens()
         self.http = http or shared_http_client()
         self.base_url = base_url or self.default_base_url()
+
+    def default_tokens(self) -> TokenSource:
+        """Where access tokens come from unless one is given (the Zoho clients: the shared OAuth token)."""
+        raise NotImplementedError
 
     def default_base_url(self) -> str:
         raise NotImplementedError
