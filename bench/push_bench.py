@@ -65,7 +65,7 @@ def main() -> None:
 
     prepare(database=args.database, redis_url=args.redis, env=env)
     from integration.models import InvoicePush
-    from integration.services.push import push_request
+    from integration.services.press import push_request
     from sandbox import Sandbox, serve
     from sandbox.demo import US_ORG, deal_id
     from tests.stack import worker_command

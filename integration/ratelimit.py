@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integration.models import BooksCallWindow, BooksPause
-from integration.zoho.errors import ZohoDeferred, ZohoQuotaExceeded
+from integration.zoho.errors import HoldBack, ZohoQuotaExceeded
 
 _ACQUIRE = """
 local key, limit, window, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -123,7 +123,7 @@ def quota_exceeded(organization_id: str, until: datetime) -> ZohoQuotaExceeded:
 def books_acquire(organization_id: str, *, max_wait: float | None = None) -> float:
     """Take one Books call slot for the organization, waiting up to `max_wait` seconds for it.
 
-    Returns the seconds waited. Raises `ZohoDeferred` (retryable, with `retry_after`) rather than
+    Returns the seconds waited. Raises `HoldBack` (retryable, with `retry_after`) rather than
     hold a worker longer than `max_wait`, and `ZohoQuotaExceeded` while the organization is paused.
     """
     paused_until = books_paused_until(organization_id)
@@ -140,7 +140,7 @@ def books_acquire(organization_id: str, *, max_wait: float | None = None) -> flo
         if wait <= 0:
             return waited
         if waited + wait > budget:
-            raise ZohoDeferred(
+            raise HoldBack(
                 f"Holding back: the limit of {limit} Books calls per "
                 f"{'minute' if window == 60 else f'{window:g} s'} for organization "
                 f"{organization_id} is used up",

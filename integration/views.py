@@ -23,7 +23,7 @@ from django_htmx.middleware import HtmxDetails
 from integration import selectors
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, TaxRule
 from integration.redaction import MAX_DEPTH, json_depth
-from integration.services.push import push_request
+from integration.services.press import push_request
 from integration.services.webhooks import webhook_receive
 
 logger = logging.getLogger(__name__)

@@ -1,29 +1,28 @@
-"""Books → CRM: payments, credit notes and refunds flow back to the deal; Cliq hears about cash
-(CONTRACT.md §3).
+"""Books → CRM: a webhook delivery is received, then processed by a worker (CONTRACT.md §3).
 
 A delivery is only a nudge. The worker re-reads the entity from Books (and through it the invoice),
 then brings the deal in line: `Payment_Status`, `Credited_Amount`, `Refunded_Amount`. Syncs of one
 invoice are serialised on its `InvoiceSync` row, which also remembers what was last written, so a
-repeated delivery writes nothing and a stale read never moves a deal back from Paid. Each customer
-payment gets exactly one Cliq post (a unique row per payment, sent by its own retried task).
-Reconciliation applies the same sync to every invoice Books says changed since the last run.
+repeated delivery writes nothing and no field moves backwards because of an older read. New customer
+payments get their Cliq post (cliq_posts.py); reconciliation (reconcile.py) runs the same sync.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
+from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from integration.models import CliqPost, InvoicePush, InvoiceSync, LegalEntity, ReconcileCursor, WebhookDelivery
+from integration.models import InvoicePush, InvoiceSync, LegalEntity, WebhookDelivery
 from integration.redaction import redact, redact_text
-from integration.services.queue import enqueue
+from integration.services.cliq_posts import payment_posts
+from integration.services.dispatch import after_commit
+from integration.services.retry import retry_later
 from integration.zoho.books import BooksClient, books_id
-from integration.zoho.cliq import CliqClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import ZohoError, ZohoNotFound
 
@@ -47,8 +46,6 @@ PAYMENT_STATUS = {
 }
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
 SYNC_TRIES = 3
-RECONCILE_OVERLAP = timedelta(minutes=5)
-RECONCILE_FIRST_LOOKBACK = timedelta(days=1)
 
 
 # --- receiving ------------------------------------------------------------------------------------------
@@ -80,7 +77,7 @@ def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> We
             note=note,
         )
         if state == WebhookDelivery.State.RECEIVED:
-            enqueue("webhook_process_task", delivery.pk)
+            after_commit(webhook_process_task, delivery.pk)
     return delivery
 
 
@@ -111,8 +108,8 @@ def webhook_process(*, delivery_id: int) -> None:
         )
         # The push may have completed (and released what was parked then) between our look and the line
         # above: parked is committed now, so look once more and wake ourselves if so.
-        if _pushed(org, parked[0]):
-            enqueue("webhook_process_task", delivery_id)
+        if pushed(org, parked[0]):
+            after_commit(webhook_process_task, delivery_id)
     else:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             state=WebhookDelivery.State.PROCESSED,
@@ -168,7 +165,7 @@ def _invoice_ids(rows) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i))
 
 
-def _pushed(organization_id: str, invoice_id: str) -> bool:
+def pushed(organization_id: str, invoice_id: str) -> bool:
     return InvoicePush.objects.filter(
         organization_id=organization_id, invoice_id=invoice_id, state=InvoicePush.State.PUSHED
     ).exists()
@@ -328,7 +325,7 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
         ]
         sync.synced_at = timezone.now()
         sync.save()
-        _cliq_posts(push, invoice, reading["payments"])
+        payment_posts(push, invoice, reading["payments"])
     return sync
 
 
@@ -359,62 +356,6 @@ def _newer(invoice: dict, sync: InvoiceSync) -> bool:
     return _books_time(invoice.get("last_modified_time")) > _books_time(sync.books_last_modified)
 
 
-def _cliq_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
-    """One post per payment, once: the unique row is the 'once', its task the delivery."""
-    total, credits = Decimal(str(invoice.get("total") or 0)), Decimal(str(invoice.get("credits_applied") or 0))
-    paid_so_far = Decimal("0")
-    currency = invoice.get("currency_code", "")
-    for payment in sorted(payments, key=lambda p: (p.get("date", ""), str(p["payment_id"]))):
-        amount = Decimal(str(payment["amount"]))
-        paid_so_far += amount
-        left = max(Decimal("0.00"), total - credits - paid_so_far)
-        in_full = left == 0 and invoice.get("status") == "paid"
-        title = "Paid in full" if in_full else "Payment received"
-        text = (
-            f"*{title}* — {push.deal_name}\n"
-            f"Customer: {invoice.get('customer_name', '')}\n"
-            f"Amount: {amount:,.2f} {currency} · Left to pay: {left:,.2f} {currency}"
-            f"{' — the invoice is paid' if in_full else ''}\n"
-            f"Invoice {invoice.get('invoice_number', '')}: {invoice.get('invoice_url', '')}\n"
-            f"Dashboard: {settings.PUBLIC_BASE_URL}/pushes/{push.pk}/"
-        )
-        post, created = CliqPost.objects.get_or_create(
-            organization_id=push.organization_id,
-            payment_id=str(payment["payment_id"]),
-            invoice_id=invoice["invoice_id"],
-            defaults={"push": push, "text": text, "card_title": title},
-        )
-        if created:
-            enqueue("cliq_post_task", post.pk)
-
-
-def cliq_post_send(*, post_id: int) -> None:
-    """Send one Cliq post, at most once (CONTRACT.md §3).
-
-    A definite failure (Cliq could not be reached, or answered with an error) propagates to the task,
-    which retries. An ambiguous one (the message went out and the answer was lost) is recorded as
-    unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
-    post = CliqPost.objects.get(pk=post_id)
-    if post.state != CliqPost.State.PENDING and post.state != CliqPost.State.FAILED:
-        return
-    client = CliqClient()
-    if not client.enabled:
-        CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SKIPPED)
-        return
-    CliqPost.objects.filter(pk=post_id).update(attempts=post.attempts + 1)
-    try:
-        client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
-    except ZohoError as exc:
-        if not exc.maybe_acted:
-            raise
-        CliqPost.objects.filter(pk=post_id).update(
-            state=CliqPost.State.UNCONFIRMED,
-            error=redact_text(f"{exc}. Not resent: Cliq may already have posted it; check the channel."),
-        )
-        return
-    CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
-
-
 def parked_release(*, organization_id: str, invoice_id: str) -> int:
     """A push just recorded its invoice: process deliveries that arrived before it did."""
     parked = list(
@@ -423,71 +364,24 @@ def parked_release(*, organization_id: str, invoice_id: str) -> int:
         ).values_list("pk", flat=True)
     )
     for delivery_id in parked:
-        enqueue("webhook_process_task", delivery_id)
+        after_commit(webhook_process_task, delivery_id)
     return len(parked)
 
 
-# --- reconciliation ---------------------------------------------------------------------------------------
-def reconcile(*, organization_id: str, since: datetime | None = None) -> dict:
-    """Sync every invoice of ours that Books says changed since the last run (minus an overlap)."""
-    started = timezone.now()
-    cursor = ReconcileCursor.objects.filter(organization_id=organization_id).first()
-    if since is None:
-        since = (cursor.last_run_at - RECONCILE_OVERLAP) if cursor else started - RECONCILE_FIRST_LOOKBACK
-    books = BooksClient()
-    changed = books.invoices_modified_since(organization_id, since.strftime(BOOKS_TIME))
-    ours = set(
-        InvoicePush.objects.filter(
-            organization_id=organization_id,
-            state=InvoicePush.State.PUSHED,
-            invoice_id__in=[str(i["invoice_id"]) for i in changed],
-        ).values_list("invoice_id", flat=True)
-    )
-    synced, failed = 0, []
-    for invoice_id in sorted(ours):
-        try:
-            invoice_sync(organization_id=organization_id, invoice_id=invoice_id, books=books)
-            synced += 1
-        except ZohoError as exc:
-            failed.append(f"{invoice_id}: {exc}")
-    if not failed:
-        ReconcileCursor.objects.update_or_create(organization_id=organization_id, defaults={"last_run_at": started})
-    return {
-        "organization_id": organization_id,
-        "since": since,
-        "changed": len(changed),
-        "ours": len(ours),
-        "synced": synced,
-        "failed": failed,
-    }
-
-
-def reconcile_all(*, only: str | None = None) -> list[dict]:
-    """Reconcile every active legal entity's organization (or `only` that one); one organization failing
-    (Books down for it, its daily cap used up) is reported and does not stop the others. Then wake parked
-    deliveries whose push has recorded its invoice."""
-    orgs = LegalEntity.objects.filter(active=True).values_list("books_org_id", flat=True).distinct()
-    if only:
-        orgs = orgs.filter(books_org_id=only)
-    results = []
-    for org in orgs:
-        try:
-            results.append(reconcile(organization_id=org))
-        except Exception as exc:  # any failure of one organization stays with that organization
-            logger.warning("reconciliation of Books organization %s failed: %s", org, exc)
-            results.append({"organization_id": org, "synced": 0, "failed": [redact_text(str(exc))]})
-    results.append({"organization_id": "", "synced": 0, "released": parked_release_pushed(), "failed": []})
-    return results
-
-
-def parked_release_pushed() -> int:
-    """Wake parked deliveries whose invoice has become one of our pushed invoices (a safety net under
-    `parked_release`, which the completing push calls itself)."""
-    released = 0
-    for delivery in WebhookDelivery.objects.filter(state=WebhookDelivery.State.PARKED).only(
-        "pk", "organization_id", "parked_invoice_id"
-    ):
-        if _pushed(delivery.organization_id, delivery.parked_invoice_id):
-            enqueue("webhook_process_task", delivery.pk)
-            released += 1
-    return released
+@shared_task(bind=True, name="integration.tasks.webhook_process_task")
+def webhook_process_task(self, delivery_id: int, attempt: int = 1, deferrals: int = 0) -> None:
+    """Re-read a Books webhook's entity and sync the deal(s); Zoho trouble is retried with backoff."""
+    try:
+        webhook_process(delivery_id=delivery_id)
+    except ZohoError as exc:
+        if not retry_later(webhook_process_task, (delivery_id,), exc, attempt, deferrals):
+            note = f"Gave up after {attempt} attempts: {exc}" if exc.retryable else str(exc)
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                state=WebhookDelivery.State.FAILED, note=redact_text(note)
+            )
+    except Exception as exc:  # a bug or a payload we did not foresee: fail visibly, never stay "received"
+        logger.exception("webhook delivery %s could not be processed", delivery_id)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=WebhookDelivery.State.FAILED,
+            note=redact_text(f"Could not be processed ({type(exc).__name__}: {exc})."),
+        )

@@ -79,16 +79,16 @@ class BooksClient(ZohoApiClient):
     def is_token_error(self, response: httpx.Response) -> bool:
         return json_body(response).get("code") == 57 or response.status_code == 401
 
-    _prepaid = 0
+    _reserved = 0
 
-    def take_slot(self, org: str) -> None:
+    def reserve_slot(self, org: str) -> None:
         """Take the rate-limit slot for the next call now (so the caller can record intent after waiting)."""
         books_acquire(org)
-        self._prepaid += 1
+        self._reserved += 1
 
     def before_send(self, params: dict | None) -> None:
-        if self._prepaid:
-            self._prepaid -= 1
+        if self._reserved:
+            self._reserved -= 1
             return
         books_acquire((params or {})["organization_id"])
 

@@ -47,8 +47,9 @@ class ZohoRateLimited(ZohoRetryable):
         super().__init__(message, **kwargs)
 
 
-class ZohoDeferred(ZohoRateLimited):
-    """We chose to wait (our own Books rate limit, another worker creating the same record).
+class HoldBack(ZohoRateLimited):
+    """Our own pacing, not an answer from Zoho: we chose to wait (our Books rate limit, another worker
+    creating the same record, an earlier create still in flight, Books' daily cap).
     Nothing failed: the attempt does not count against the retry budget."""
 
 
@@ -68,7 +69,7 @@ class ZohoNotFound(ZohoRejected):
     """The record does not exist (Books 404 / code 1002)."""
 
 
-class ZohoQuotaExceeded(ZohoDeferred):
+class ZohoQuotaExceeded(HoldBack):
     """Books' daily API cap for the organization's plan (code 45): its Books work is paused until the cap
     resets (`retry_after`), spending no retry attempt."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from integration.models import InvoicePush
 from integration.normalize import normalize_name, normalize_sku
-from integration.services.push import push_approve
+from integration.services.review import push_approve
 from sandbox.demo import IN_ORG, UK_ORG, US_ORG, deal_id
 from tests.conftest import at_once, sign
 from tests.factories import UserFactory

@@ -11,9 +11,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from audits.services import customer_link_choose, item_confirm_new, item_link_choose
+from audits.decisions import customer_link_choose, item_confirm_new, item_link_choose
 from integration.models import CustomerLink, InvoicePush, ItemLink, PushEvent
-from integration.services.push import push_approve, push_replay, push_sweep
+from integration.services.review import push_approve, push_replay
+from integration.services.sweeper import push_sweep
 from sandbox.demo import IN_ORG, UK_ORG, US_ORG, account_id, deal_id
 from tests.conftest import sign
 from tests.factories import InvoicePushFactory, UserFactory
@@ -379,26 +380,25 @@ def test_a_refused_create_is_retried_without_a_lookup(press, sandbox):
     assert sandbox.calls_to("GET", r"/invoices$") == []  # a 429 means Books did not act
 
 
-def test_in_process_retries_stop_within_the_button_timeout_and_a_later_press_resumes(press, sandbox, settings):
-    import integration.tasks as tasks
+def test_in_process_retries_stop_within_the_button_timeout_and_a_later_press_resumes(
+    press, sandbox, settings, monkeypatch
+):
+    from integration.services import retry
 
     settings.PUSH_RETRY_BASE_SECONDS = settings.PUSH_RETRY_MAX_SECONDS = 0.3
-    budget, tasks.EAGER_RETRY_BUDGET_SECONDS = tasks.EAGER_RETRY_BUDGET_SECONDS, 1.0
-    try:
-        sandbox.add_fault("error", method="POST", path="/invoices", count=100)
-        started = time.monotonic()
-        status, reply = press(deal_id(2))
-        assert status == 202 and time.monotonic() - started < 5
-        push = InvoicePush.objects.get(pk=reply["push_id"])
-        assert push.state == "queued" and push.attempts >= 2
-        sandbox.faults.clear()
-        time.sleep(0.35)  # the retry time has come
-        status, again = press(deal_id(2))
-        push.refresh_from_db()
-        assert (status, again["status"]) == (200, "pushed")
-        assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
-    finally:
-        tasks.EAGER_RETRY_BUDGET_SECONDS = budget
+    monkeypatch.setattr(retry, "EAGER_RETRY_BUDGET_SECONDS", 1.0)
+    sandbox.add_fault("error", method="POST", path="/invoices", count=100)
+    started = time.monotonic()
+    status, reply = press(deal_id(2))
+    assert status == 202 and time.monotonic() - started < 5
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "queued" and push.attempts >= 2
+    sandbox.faults.clear()
+    time.sleep(0.35)  # the retry time has come
+    status, again = press(deal_id(2))
+    push.refresh_from_db()
+    assert (status, again["status"]) == (200, "pushed")
+    assert push.state == "pushed" and len(invoices(sandbox, US_ORG, deal_id(2))) == 1
 
 
 # --- faults found in review -------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def test_a_press_while_zoho_auth_is_broken_says_so(press, sandbox):
 
 
 def test_decisions_are_refused_while_the_push_runs(press, sandbox):
-    from integration.services.push import PushStateError
+    from integration.services.review import PushStateError
 
     _, reply = press(deal_id(8))
     push = InvoicePush.objects.get(pk=reply["push_id"])
@@ -486,7 +486,7 @@ def test_decisions_are_refused_while_the_push_runs(press, sandbox):
 def test_a_reviewer_rejects_a_push_and_the_deal_can_be_pressed_again(press, sandbox):
     _, reply = press(deal_id(5))
     push = InvoicePush.objects.get(pk=reply["push_id"])
-    from integration.services.push import push_reject
+    from integration.services.review import push_reject
 
     push_reject(push=push, user=UserFactory(groups=["reviewer"]), reason="Wrong PO number")
     push.refresh_from_db()
@@ -500,7 +500,7 @@ def test_a_reviewer_rejects_a_push_and_the_deal_can_be_pressed_again(press, sand
 def test_the_sweeper_resends_a_queued_push_whose_message_was_lost(
     sandbox, demo_config, django_capture_on_commit_callbacks
 ):
-    from integration.services.push import push_request
+    from integration.services.press import push_request
     from integration.tasks import push_sweep_task
 
     with django_capture_on_commit_callbacks(execute=False):  # the message never reaches a worker
@@ -542,7 +542,8 @@ def test_a_create_slower_than_the_deadline_still_makes_one_invoice(sandbox, demo
 
     from django.db import connection
 
-    from integration.services.push import push_execute, push_request
+    from integration.services.attempt import push_execute
+    from integration.services.press import push_request
 
     settings.PUSH_CREATE_HEARTBEAT_SECONDS = 0.2
     sandbox.add_fault("slow", method="POST", path="/invoices", seconds=3)

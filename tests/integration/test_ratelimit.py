@@ -8,7 +8,7 @@ import time
 import pytest
 
 from integration import ratelimit
-from integration.zoho.errors import ZohoDeferred
+from integration.zoho.errors import HoldBack
 from tests.conftest import test_database_url
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +30,12 @@ def test_the_limit_is_shared_by_every_process(redis_limiter, settings):
     script = (
         "import django; django.setup();"
         "from integration.ratelimit import books_acquire;"
-        "from integration.zoho.errors import ZohoDeferred\n"
+        "from integration.zoho.errors import HoldBack\n"
         "got = 0\n"
         "for _ in range(10):\n"
         "    try:\n"
         "        books_acquire('60001001', max_wait=0); got += 1\n"
-        "    except ZohoDeferred:\n"
+        "    except HoldBack:\n"
         "        pass\n"
         "print(got)"
     )
@@ -54,7 +54,7 @@ def test_the_limit_is_shared_by_every_process(redis_limiter, settings):
     ]
     granted = [int(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
     assert sum(granted) == 12  # thirty attempts from three processes, twelve slots in the window
-    with pytest.raises(ZohoDeferred):
+    with pytest.raises(HoldBack):
         ratelimit.books_acquire("60001001", max_wait=0)
     ratelimit.books_acquire("60002002", max_wait=0)  # other organizations have their own window
 
@@ -71,7 +71,7 @@ def test_a_caller_waits_for_a_slot_when_allowed(redis_limiter, settings):
 def test_deferral_says_how_long_to_wait(redis_limiter, settings):
     settings.BOOKS_RATE_LIMIT_PER_MINUTE = 1
     ratelimit.books_acquire("org", max_wait=0)
-    with pytest.raises(ZohoDeferred) as excinfo:
+    with pytest.raises(HoldBack) as excinfo:
         ratelimit.books_acquire("org", max_wait=0)
     assert 60 < excinfo.value.retry_after <= 61 and excinfo.value.retryable  # 60 s plus the latency guard
     assert "the limit of 1 Books calls per minute for organization org" in str(excinfo.value)
@@ -83,5 +83,5 @@ def test_without_redis_the_window_is_in_process(settings):
     ratelimit.reset()
     for _ in range(3):
         ratelimit.books_acquire("org", max_wait=0)
-    with pytest.raises(ZohoDeferred):
+    with pytest.raises(HoldBack):
         ratelimit.books_acquire("org", max_wait=0)

@@ -200,7 +200,7 @@ def test_beat_runs_reconciliation_and_the_sweeper():
 
 def test_one_organization_failing_does_not_stop_reconciliation_of_the_others(sandbox, demo_config):
     from integration.models import LegalEntity
-    from integration.services.webhooks import reconcile_all
+    from integration.services.reconcile import reconcile_all
 
     LegalEntity.objects.create(code="GHOST", name="Ghost GmbH", books_org_id="60009999")  # Books: unknown org
     results = {r["organization_id"]: r for r in reconcile_all() if r["organization_id"]}

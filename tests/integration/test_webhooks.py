@@ -246,7 +246,7 @@ def test_an_event_before_the_push_recorded_its_invoice_is_parked_then_applied(
     hooks.flush_webhooks()
     assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"parked"}
     hooks.crm_locked.clear()
-    from integration.services.push import push_replay
+    from integration.services.review import push_replay
 
     with django_capture_on_commit_callbacks(execute=True):
         push_replay(push=push, user=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from integration.models import LegalEntity
-from integration.services.webhooks import reconcile_all
+from integration.services.reconcile import reconcile_all
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Resolving duplicates a push stopped on: finance says which Books record a CRM record *is*, or that
-it is genuinely new. Detection lives with the matching rules (integration/services/catalog.py); these are
-the decisions, each written to the push's timeline. The push is then replayed.
+it is genuinely new. Detection is in matching.py next door; these are the decisions, each written to the
+push's timeline. The push is then replayed.
 
 A decision is refused while a worker runs the push: the run saves its own copy of the plan as it goes
 and would write over a decision made meanwhile. Each decision holds the push's row lock, so a run
@@ -12,7 +12,8 @@ from django.db import transaction
 
 from integration.models import CustomerLink, InvoicePush, ItemLink
 from integration.normalize import normalize_sku
-from integration.services.push import PushStateError, push_event
+from integration.services.review import PushStateError
+from integration.services.timeline import push_event
 from integration.zoho.books import BooksClient, books_id
 
 Step = InvoicePush.Step

@@ -1,21 +1,10 @@
-"""Generate Invoice: from a CRM button press to exactly one Books invoice (CONTRACT.md §2, §4, §5).
-
-`push_request` records the press and plans at once; `push_execute` runs one attempt in a worker, one
-step at a time (customer → items → invoice → stamp), writing a timeline entry before every Zoho call
-and the outcome after it, so a crash always leaves a row that says where it stopped. The database row,
-not the broker, is the source of truth: a push is claimed with a lease, and `push_sweep` re-queues
-pushes whose worker vanished.
-
-One invoice per deal holds because: at most one active push per deal (a database constraint); a push
-is executed by one lease-holder at a time; the invoice create is flagged on the row *before* the call,
-and any later attempt looks the invoice up by reference number (= deal id) before creating again.
-"""
+"""The steps of a push attempt — plan, customer, items, invoice, stamp — each Zoho call written to the
+timeline before it is made and completed after, so a crash always leaves a row that says where it stopped."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 import time
 import uuid
@@ -23,41 +12,35 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import connection
 from django.utils import timezone
 
-from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
-from integration.normalize import normalize_name, normalize_sku
-from integration.redaction import redact, redact_text
-from integration.services.catalog import (
+from audits.matching import (
     PushNeedsDecision,
-    creation_lock,
     customer_search_term,
     customers_matching,
     describe_customers,
     describe_items,
-    item_index,
-    item_index_add,
-    item_index_cached,
     items_exact,
     items_near,
 )
-from integration.services.planning import PushBlocked, deal_plan
-from integration.services.queue import enqueue
-from integration.zoho.auth import current_fatal_error
+from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
+from integration.normalize import normalize_name, normalize_sku
+from integration.redaction import redact_text
+from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
+from integration.services.planning import deal_plan
+from integration.services.timeline import push_event
+from integration.services.webhooks import parked_release
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import (
+    HoldBack,
     ZohoAuthError,
-    ZohoDeferred,
     ZohoError,
     ZohoNotFound,
     ZohoRateLimited,
     ZohoRejected,
-    ZohoRetryable,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,209 +49,14 @@ State = InvoicePush.State
 Step = InvoicePush.Step
 
 
-class PushStateError(Exception):
-    """The push is not in a state that allows this action (e.g. approving a pushed push)."""
+class LeaseLost(Exception):
+    """Someone else (the sweeper, a reviewer) took the push away from this run."""
 
 
-def push_event(
-    push: InvoicePush,
-    action: str,
-    *,
-    step: str = "",
-    outcome: str = PushEvent.Outcome.INFO,
-    message: str = "",
-    detail: dict | None = None,
-) -> PushEvent:
-    """Append one redacted line to the push's timeline."""
-    return PushEvent.objects.create(
-        push=push, step=step, action=action, outcome=outcome, message=redact_text(message), detail=redact(detail or {})
-    )
+class NeedsReview(Exception):
+    """The worker planned the push and found it needs review first."""
 
 
-# --- the button press ----------------------------------------------------------------------------------
-def active_push(deal_id: str) -> InvoicePush | None:
-    return InvoicePush.objects.filter(deal_id=deal_id, state__in=InvoicePush.ACTIVE_STATES).first()
-
-
-def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
-    """Record a Generate Invoice press for `deal_id` and return the push that answers it.
-
-    A deal with an active push gets that push back (a failed one is replayed). Otherwise the deal is
-    planned now: a blocked plan is recorded as `blocked`; a good one is queued (or parked for review).
-    If CRM or Books cannot be read right now, the push is queued unplanned and the worker plans it.
-    """
-    existing = active_push(deal_id)
-    if existing:
-        return _press_again(existing, user)
-
-    plan: dict = {}
-    entity: LegalEntity | None = None
-    note = ""
-    try:
-        plan = deal_plan(deal_id=deal_id)
-        entity = LegalEntity.objects.get(code=plan["entity"])
-    except PushBlocked as blocked:
-        with transaction.atomic():
-            push = InvoicePush.objects.create(
-                deal_id=deal_id,
-                deal_name=blocked.deal_name,
-                requested_by=user,
-                state=State.BLOCKED,
-                legal_entity=blocked.entity,
-                organization_id=blocked.entity.books_org_id if blocked.entity else "",
-                reasons=blocked.reasons,
-            )
-            push_event(
-                push,
-                "Generate Invoice pressed" + (f" by {user}" if user else ""),
-                step=Step.PLAN,
-                outcome=PushEvent.Outcome.ERROR,
-                message="Blocked: " + " ".join(blocked.reasons),
-            )
-        return push
-    except ZohoAuthError as exc:
-        # Zoho refuses our credentials: no worker can do better until a person fixes them. Record the press
-        # as failed (visible on the dashboard, replayable) instead of queueing work that cannot succeed.
-        try:
-            with transaction.atomic():
-                push = InvoicePush.objects.create(
-                    deal_id=deal_id, requested_by=user, state=State.FAILED, error=redact_text(str(exc))
-                )
-                push_event(
-                    push,
-                    "Generate Invoice pressed" + (f" by {user}" if user else ""),
-                    step=Step.PLAN,
-                    outcome=PushEvent.Outcome.ERROR,
-                    message=f"Zoho refused our credentials: {exc}",
-                )
-        except IntegrityError:
-            return active_push(deal_id) or InvoicePush.objects.filter(deal_id=deal_id).latest("created_at")
-        return push
-    except ZohoError as exc:
-        note = f"Could not plan now ({exc}); the worker will plan the invoice."
-
-    state = State.PENDING_REVIEW if entity and entity.require_review else State.QUEUED
-    try:
-        with transaction.atomic():
-            push = InvoicePush.objects.create(
-                deal_id=deal_id,
-                deal_name=plan.get("deal", {}).get("name", ""),
-                requested_by=user,
-                state=state,
-                legal_entity=entity,
-                organization_id=entity.books_org_id if entity else "",
-                plan=plan,
-            )
-            push_event(
-                push,
-                "Generate Invoice pressed" + (f" by {user}" if user else ""),
-                step=Step.PLAN,
-                outcome=PushEvent.Outcome.OK,
-                message=note or f"Planned; {push.get_state_display().lower()}.",
-            )
-            if state == State.QUEUED:
-                enqueue("push_execute_task", push.pk)
-    except IntegrityError:
-        # A concurrent press won the one-active-push constraint: answer with its push.
-        existing = active_push(deal_id)
-        if existing is None:
-            raise
-        return existing
-    return push
-
-
-def _press_again(push: InvoicePush, user: str) -> InvoicePush:
-    if push.state == State.QUEUED and (push.next_attempt_at is None or push.next_attempt_at <= timezone.now()):
-        # Due and perhaps without a task (in-process retries ran out of time): send one; claiming is atomic.
-        from integration.tasks import push_execute_task
-
-        push_execute_task.delay(push.pk)  # now, not on commit: nothing here is waiting to commit
-        push.refresh_from_db()
-        return push
-    if push.state == State.FAILED and not current_fatal_error():
-        push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
-        push.refresh_from_db()
-    return push
-
-
-# --- review, replay and links ---------------------------------------------------------------------------
-def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, *, user=None, **fields) -> None:
-    """Move the push between states, or raise `PushStateError` if someone else moved it first."""
-    with transaction.atomic():
-        moved = InvoicePush.objects.filter(pk=push.pk, state=from_state).update(
-            state=to_state, updated_at=timezone.now(), **fields
-        )
-        if not moved:
-            push.refresh_from_db()
-            raise PushStateError(
-                f"Push #{push.pk} is {push.get_state_display().lower()}, not {from_state.replace('_', ' ')}."
-            )
-        push_event(push, action, outcome=PushEvent.Outcome.INFO, message=f"{from_state} → {to_state}")
-        if to_state == State.QUEUED:
-            enqueue("push_execute_task", push.pk)
-    push.refresh_from_db()
-
-
-def push_approve(*, push: InvoicePush, user) -> None:
-    """A reviewer approves a push parked for review: it is queued for the worker."""
-    _transition(
-        push, State.PENDING_REVIEW, State.QUEUED, f"Approved by {user}", reviewed_by=user, reviewed_at=timezone.now()
-    )
-
-
-def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
-    """A reviewer rejects a push parked for review; the deal can be pressed again later."""
-    _transition(
-        push,
-        State.PENDING_REVIEW,
-        State.REJECTED,
-        f"Rejected by {user}",
-        reviewed_by=user,
-        reviewed_at=timezone.now(),
-        error=reason or "Rejected by a reviewer.",
-    )
-
-
-def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
-    """Queue a failed push again; it resumes from the step that failed with a fresh retry budget."""
-    _transition(
-        push, State.FAILED, State.QUEUED, why or f"Replayed by {user}", attempts=0, error="", next_attempt_at=None
-    )
-
-
-# --- the sweeper --------------------------------------------------------------------------------------
-def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
-    """Re-queue pushes whose worker vanished; return ids of queued pushes that need a task sent.
-
-    Running longer than PUSH_RUNNING_DEADLINE_SECONDS (beyond the task hard time limit) means the worker
-    died. Queued pushes whose retry time has passed by a minute are sent again too, in case the message
-    was lost; sending twice is harmless because a push is claimed atomically.
-    """
-    now = timezone.now()
-    deadline = now - (
-        stale_after if stale_after is not None else timedelta(seconds=settings.PUSH_RUNNING_DEADLINE_SECONDS)
-    )
-    for push in InvoicePush.objects.filter(state=State.RUNNING, running_since__lte=deadline):
-        moved = InvoicePush.objects.filter(pk=push.pk, state=State.RUNNING, lease=push.lease).update(
-            state=State.QUEUED, lease=None, next_attempt_at=now, updated_at=now
-        )
-        if moved:
-            push_event(
-                push,
-                "Sweeper re-queued the push",
-                step=push.step,
-                outcome=PushEvent.Outcome.ERROR,
-                message=f"Its worker stopped while running the “{push.get_step_display()}” step "
-                f"(running since {push.running_since:%Y-%m-%d %H:%M:%S} UTC).",
-            )
-    grace = now - timedelta(seconds=60)
-    due = InvoicePush.objects.filter(state=State.QUEUED).filter(
-        Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True, updated_at__lte=grace) | Q(next_attempt_at=now)
-    )
-    return list(due.values_list("pk", flat=True))
-
-
-# --- one attempt ----------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def create_heartbeat(push_id: int) -> Iterator[None]:
     """While an invoice create is in flight, refresh the push's `create_heartbeat_at` every
@@ -305,78 +93,7 @@ def invoice_record(*, push_id: int, invoice: dict) -> None:
     )
 
 
-class LeaseLost(Exception):
-    """Someone else (the sweeper, a reviewer) took the push away from this run."""
-
-
-class _Parked(Exception):
-    """The worker planned the push and found it needs review first."""
-
-
-def retry_delay(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter, at least what Zoho asked for."""
-    base = settings.PUSH_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
-    delay = min(settings.PUSH_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.0)
-    return max(delay, retry_after or 0.0)
-
-
-def push_execute(*, push_id: int) -> float | None:
-    """Run one attempt of a queued push. Returns seconds until the task should try again, else None."""
-    lease = uuid.uuid4()
-    claimed = InvoicePush.objects.filter(pk=push_id, state=State.QUEUED).update(
-        state=State.RUNNING,
-        running_since=timezone.now(),
-        lease=lease,
-        attempts=F("attempts") + 1,
-        next_attempt_at=None,
-        updated_at=timezone.now(),
-    )
-    if not claimed:
-        return None  # not queued any more: another worker has it, or it was finished
-    run = _Run(InvoicePush.objects.get(pk=push_id), lease)
-    push_event(run.push, f"Attempt {run.push.attempts} started", step=run.push.step)
-    try:
-        run.all_steps()
-    except LeaseLost:
-        return None
-    except _Parked:
-        run.finish(State.PENDING_REVIEW, "Parked for review", error="")
-    except PushBlocked as blocked:
-        run.finish(State.BLOCKED, "Blocked", reasons=blocked.reasons, error=" ".join(blocked.reasons))
-    except PushNeedsDecision as decision:
-        run.finish(State.FAILED, "Needs a decision", error=str(decision))
-    except ZohoDeferred as exc:
-        # Our own pacing, not a failure: hand the slot back without spending an attempt.
-        delay = (exc.retry_after or 1.0) + random.uniform(0, 1.0)
-        run.finish(
-            State.QUEUED,
-            f"Waiting {delay:.0f} s",
-            error=str(exc),
-            attempts=F("attempts") - 1,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        )
-        return delay
-    except (ZohoError, SoftTimeLimitExceeded) as exc:
-        if isinstance(exc, SoftTimeLimitExceeded):
-            exc = ZohoRetryable("The attempt ran out of time")
-        if exc.retryable and run.push.attempts < settings.PUSH_MAX_ATTEMPTS:
-            delay = retry_delay(run.push.attempts, getattr(exc, "retry_after", None))
-            run.finish(
-                State.QUEUED,
-                f"Will retry in {delay:.0f} s",
-                error=str(exc),
-                next_attempt_at=timezone.now() + timedelta(seconds=delay),
-            )
-            return delay
-        prefix = f"Gave up after {run.push.attempts} attempts: " if exc.retryable else ""
-        run.finish(State.FAILED, "Failed", error=prefix + str(exc))
-    except Exception as exc:  # a bug must still leave a readable row, not a stuck one
-        logger.exception("push %s failed unexpectedly", push_id)
-        run.finish(State.FAILED, "Failed", error=f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}")
-    return None
-
-
-class _Run:
+class PushAttempt:
     """One attempt at one push, holding its lease."""
 
     def __init__(self, push: InvoicePush, lease: uuid.UUID):
@@ -432,7 +149,7 @@ class _Run:
         )
 
     @contextlib.contextmanager
-    def call(self, action: str, detail: dict | None = None) -> Iterator[PushEvent]:
+    def zoho_call(self, action: str, detail: dict | None = None) -> Iterator[PushEvent]:
         """Record a Zoho call on the timeline before it happens, then its outcome and duration."""
         event = push_event(self.push, action, step=self.push.step, outcome=PushEvent.Outcome.STARTED, detail=detail)
         started = time.monotonic()
@@ -452,7 +169,7 @@ class _Run:
         return self.push.organization_id
 
     # -- steps --
-    def all_steps(self) -> None:
+    def run_steps(self) -> None:
         if not self.push.plan:
             self.step_plan()
         if not self.push.plan.get("customer_id"):
@@ -462,20 +179,18 @@ class _Run:
             self.step_invoice()
         self.step_stamp()
         self.finish(State.PUSHED, "Invoice created and deal stamped", step=Step.DONE, error="")
-        from integration.services.webhooks import parked_release
-
         parked_release(organization_id=self.org, invoice_id=self.push.invoice_id)
 
     def step_plan(self) -> None:
         self.set_step(Step.PLAN)
-        with self.call("Read the deal, account and products from CRM"):
+        with self.zoho_call("Read the deal, account and products from CRM"):
             plan = deal_plan(deal_id=self.push.deal_id, crm=self.crm, books=self.books)
         entity = LegalEntity.objects.get(code=plan["entity"])
         self._update(
             plan=plan, legal_entity=entity, organization_id=entity.books_org_id, deal_name=plan["deal"]["name"]
         )
         if entity.require_review:
-            raise _Parked()
+            raise NeedsReview()
 
     def step_customer(self) -> None:
         self.set_step(Step.CUSTOMER)
@@ -498,14 +213,14 @@ class _Run:
         self.save_plan()
         if account.get("books_customer_id") != contact_id:
             self.check_lease()
-            with self.call(f"Stamp Books_Customer_Id on CRM Account “{account['name']}”"):
+            with self.zoho_call(f"Stamp Books_Customer_Id on CRM Account “{account['name']}”"):
                 self.crm.record_update("Accounts", account["id"], {"Books_Customer_Id": contact_id})
             self.push.plan["account"]["books_customer_id"] = contact_id
             self.save_plan()
 
     def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
         if account.get("books_customer_id"):
-            with contextlib.suppress(ZohoNotFound), self.call("Check the Account's Books_Customer_Id in Books"):
+            with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
                 contact = self.books.contact_get(self.org, account["books_customer_id"])
                 return self._customer_adopt(contact), False
         found = self._customer_search(account["name"])
@@ -525,12 +240,14 @@ class _Run:
                 },
             }
             self.check_lease()
-            with self.call("Create the Books customer", {"contact_name": account["name"]}):
+            with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
                 return self.books.contact_create(self.org, payload), True
 
     def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
         term = customer_search_term(name)
-        with self.call(f"Search Books customers for “{term}”" + (" again, holding the creation lock" if again else "")):
+        with self.zoho_call(
+            f"Search Books customers for “{term}”" + (" again, holding the creation lock" if again else "")
+        ):
             matches = customers_matching(self.books.contacts_search(self.org, search_text=term), name)
         if len(matches) > 1:
             raise PushNeedsDecision(
@@ -542,7 +259,7 @@ class _Run:
     def _customer_adopt(self, contact: dict) -> dict:
         if contact.get("status") == "inactive":
             self.check_lease()
-            with self.call(f"Reactivate Books customer “{contact['contact_name']}”"):
+            with self.zoho_call(f"Reactivate Books customer “{contact['contact_name']}”"):
                 self.books.contact_mark_active(self.org, contact["contact_id"])
         return contact
 
@@ -571,7 +288,7 @@ class _Run:
         cached = None if fresh else item_index_cached(self.org)
         if cached is not None:
             return cached  # no Books call, so nothing for the timeline
-        with self.call("List every Books item (all pages, active and inactive)" + (" afresh" if fresh else "")):
+        with self.zoho_call("List every Books item (all pages, active and inactive)" + (" afresh" if fresh else "")):
             return item_index(self.books, self.org, fresh=True)
 
     def _item_resolve(self, line: dict) -> str:
@@ -607,7 +324,7 @@ class _Run:
         item = exact[0]
         if item.get("status") == "inactive":
             self.check_lease()
-            with self.call(f"Reactivate Books item “{item['name']}” (SKU {item.get('sku')})"):
+            with self.zoho_call(f"Reactivate Books item “{item['name']}” (SKU {item.get('sku')})"):
                 self.books.item_mark_active(self.org, item["item_id"])
             item_index_add(self.org, {**item, "status": "active"})
         self._item_link(line, item, created_in_books=False)
@@ -629,7 +346,7 @@ class _Run:
         if not new:
             return
         self.check_lease()
-        with contextlib.suppress(ZohoError), self.call(f"Note Books_Item_Id on CRM Product “{line['name']}”"):
+        with contextlib.suppress(ZohoError), self.zoho_call(f"Note Books_Item_Id on CRM Product “{line['name']}”"):
             self.crm.record_update("Products", line["product_id"], {"Books_Item_Id": item["item_id"]})
 
     def _item_create(self, line: dict) -> dict:
@@ -642,13 +359,13 @@ class _Run:
         }
         self.check_lease()
         try:
-            with self.call(f"Create Books item “{line['name']}” (SKU {line['sku']})"):
+            with self.zoho_call(f"Create Books item “{line['name']}” (SKU {line['sku']})"):
                 item = self.books.item_create(self.org, payload)
         except ZohoRejected as exc:
             if exc.code != 1001:  # 1001: an item of that *name* exists (with another SKU)
                 raise
             payload["name"] = f"{line['name']} ({line['sku']})"
-            with self.call(f"Create Books item “{payload['name']}” (the plain name is taken)"):
+            with self.zoho_call(f"Create Books item “{payload['name']}” (the plain name is taken)"):
                 item = self.books.item_create(self.org, payload)
         item_index_add(self.org, item)
         return item
@@ -661,7 +378,7 @@ class _Run:
         invoice = None
         if plan.get("invoice_attempted"):
             # An earlier attempt may have created it and lost the answer: look before creating again.
-            with self.call(f"Look up Books invoices with reference number {self.push.deal_id}"):
+            with self.zoho_call(f"Look up Books invoices with reference number {self.push.deal_id}"):
                 found = [
                     i
                     for i in self.books.invoices_by_reference(self.org, self.push.deal_id)
@@ -674,18 +391,18 @@ class _Run:
                     f"(this deal): {numbers}. Void the extra ones in Books, then replay: the push adopts the one left."
                 )
             if found:
-                with self.call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
+                with self.zoho_call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
                     invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
         if invoice is None:
             payload = self._invoice_payload()
-            self.books.take_slot(self.org)  # wait for the rate limit *before* recording the attempt
+            self.books.reserve_slot(self.org)  # wait for the rate limit *before* recording the attempt
             plan["invoice_attempted"] = True
             # Recorded before the call: a lost answer is looked up next time, and while the call is in
             # flight its heartbeat keeps every other attempt from looking up (and creating) too early.
             self._update(plan=plan, create_heartbeat_at=timezone.now())
             try:
                 with (
-                    self.call("Create the Books invoice", {"line_items": len(payload["line_items"])}),
+                    self.zoho_call("Create the Books invoice", {"line_items": len(payload["line_items"])}),
                     create_heartbeat(self.push.pk),
                 ):
                     invoice = self.books.invoice_create(self.org, payload)
@@ -711,7 +428,7 @@ class _Run:
         )
         beat = row["create_heartbeat_at"]
         if beat and timezone.now() - beat < timedelta(seconds=3 * settings.PUSH_CREATE_HEARTBEAT_SECONDS):
-            raise ZohoDeferred(
+            raise HoldBack(
                 "An earlier attempt is still waiting for Books to answer its invoice create; "
                 "waiting for that answer instead of risking a second invoice",
                 retry_after=settings.PUSH_CREATE_HEARTBEAT_SECONDS,
@@ -747,7 +464,7 @@ class _Run:
     def step_stamp(self) -> None:
         self.set_step(Step.STAMP)
         self.check_lease()
-        with self.call(f"Stamp invoice {self.push.invoice_number} on the CRM deal"):
+        with self.zoho_call(f"Stamp invoice {self.push.invoice_number} on the CRM deal"):
             self.crm.record_update(
                 "Deals",
                 self.push.deal_id,

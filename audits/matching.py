@@ -1,0 +1,93 @@
+"""The one home of duplicate detection: when a CRM Account or Product *is* a Books customer or item.
+
+Exact matches compare normalized names and SKUs (Unicode NFKC, case, punctuation, spacing and dash
+look-alikes ignored); near-duplicates share a skeleton once look-alike letters and O/0-style digits are
+folded, or are close by a fuzzy ratio, or carry the same name under another SKU. The push calls these before
+it creates anything; a near match stops it with `PushNeedsDecision` until finance decides (decisions.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+from integration.normalize import normalize_name, normalize_sku, sku_skeleton
+
+NEAR_RATIO = 90  # rapidfuzz ratio on normalized SKUs at or above which two SKUs are "near"
+
+
+class PushNeedsDecision(Exception):
+    """A person must choose (near-duplicate items, several matching customers); retrying will not help."""
+
+
+# --- items -----------------------------------------------------------------------------------------
+def items_exact(index: list[dict], sku: str) -> list[dict]:
+    """Items whose SKU equals `sku` after normalization (case, spacing, punctuation, dash look-alikes)."""
+    wanted = normalize_sku(sku)
+    return [i for i in index if wanted and normalize_sku(i.get("sku")) == wanted]
+
+
+def items_near(index: list[dict], *, sku: str, name: str, limit: int = 5) -> list[dict]:
+    """Items that look like the product without being it: same skeleton (look-alike letters, O for 0),
+    a fuzzy SKU ratio of at least 90, or the same normalized name under another SKU."""
+    wanted, skeleton, wanted_name = normalize_sku(sku), sku_skeleton(sku), normalize_name(name)
+    scored = []
+    for item in index:
+        other = normalize_sku(item.get("sku"))
+        if other == wanted and wanted:
+            continue
+        ratio = fuzz.ratio(wanted, other) if wanted and other else 0
+        if (
+            (other and sku_skeleton(item.get("sku")) == skeleton)
+            or ratio >= NEAR_RATIO
+            or (wanted_name and normalize_name(item.get("name")) == wanted_name)
+        ):
+            scored.append((ratio, item))
+    scored.sort(key=lambda pair: -pair[0])
+    return [item for _, item in scored[:limit]]
+
+
+def describe_items(items: list[dict]) -> str:
+    return "; ".join(
+        f"“{i['name']}” (SKU {i.get('sku') or 'none'}{_lookalikes(i.get('sku') or '')}, item {i['item_id']}, "
+        f"{i.get('status', 'active')})"
+        for i in items
+    )
+
+
+def _lookalikes(sku: str) -> str:
+    """Name the characters a reader cannot see: `ТНG-600` looks like `THG-600` but is not."""
+    odd = [f"{ch} {unicodedata.name(ch, hex(ord(ch)))}" for ch in dict.fromkeys(sku) if ord(ch) > 127]
+    return f" — contains {', '.join(odd)}" if odd else ""
+
+
+# --- customers -------------------------------------------------------------------------------------
+def customer_search_term(name: str) -> str:
+    """The longest word of the name: Books' search_text is a substring match, so one distinctive word
+    finds `Initech LLC` for `Initech, LLC` where an exact-name filter would not."""
+    words = re.findall(r"\w+", name)
+    return max(words, key=len) if words else name
+
+
+def customers_matching(contacts: list[dict], name: str) -> list[dict]:
+    """Contacts whose name or company name equals `name` after normalization (NFKC, case, punctuation)."""
+    wanted = normalize_name(name)
+    seen: dict[str, dict] = {}
+    for contact in contacts:
+        if wanted and wanted in (
+            normalize_name(contact.get("contact_name")),
+            normalize_name(contact.get("company_name")),
+        ):
+            seen.setdefault(contact["contact_id"], contact)
+    return list(seen.values())
+
+
+def describe_customers(contacts: list[dict]) -> str:
+    return "; ".join(
+        f"“{c['contact_name']}” (contact {c['contact_id']}, {c.get('status', 'active')})" for c in contacts
+    )
+
+
+# --- creation locks ----------------------------------------------------------------------------------

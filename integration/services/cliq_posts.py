@@ -1,0 +1,87 @@
+"""Cliq hears about cash: one post per customer payment on one of our invoices, at most once
+(CONTRACT.md §3). The unique row per payment is the "once"; its own task delivers it and retries only
+failures that certainly did not post. An ambiguous failure is recorded as unconfirmed, never resent."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from integration.models import CliqPost, InvoicePush
+from integration.redaction import redact_text
+from integration.services.dispatch import after_commit
+from integration.services.retry import retry_later
+from integration.zoho.cliq import CliqClient
+from integration.zoho.errors import ZohoError
+
+logger = logging.getLogger(__name__)
+
+
+def payment_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
+    """One post per payment, once: the unique row is the 'once', its task the delivery."""
+    total, credits = Decimal(str(invoice.get("total") or 0)), Decimal(str(invoice.get("credits_applied") or 0))
+    paid_so_far = Decimal("0")
+    currency = invoice.get("currency_code", "")
+    for payment in sorted(payments, key=lambda p: (p.get("date", ""), str(p["payment_id"]))):
+        amount = Decimal(str(payment["amount"]))
+        paid_so_far += amount
+        left = max(Decimal("0.00"), total - credits - paid_so_far)
+        in_full = left == 0 and invoice.get("status") == "paid"
+        title = "Paid in full" if in_full else "Payment received"
+        text = (
+            f"*{title}* — {push.deal_name}\n"
+            f"Customer: {invoice.get('customer_name', '')}\n"
+            f"Amount: {amount:,.2f} {currency} · Left to pay: {left:,.2f} {currency}"
+            f"{' — the invoice is paid' if in_full else ''}\n"
+            f"Invoice {invoice.get('invoice_number', '')}: {invoice.get('invoice_url', '')}\n"
+            f"Dashboard: {settings.PUBLIC_BASE_URL}/pushes/{push.pk}/"
+        )
+        post, created = CliqPost.objects.get_or_create(
+            organization_id=push.organization_id,
+            payment_id=str(payment["payment_id"]),
+            invoice_id=invoice["invoice_id"],
+            defaults={"push": push, "text": text, "card_title": title},
+        )
+        if created:
+            after_commit(cliq_post_task, post.pk)
+
+
+def cliq_post_send(*, post_id: int) -> None:
+    """Send one Cliq post, at most once (CONTRACT.md §3).
+
+    A definite failure (Cliq could not be reached, or answered with an error) propagates to the task,
+    which retries. An ambiguous one (the message went out and the answer was lost) is recorded as
+    unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
+    post = CliqPost.objects.get(pk=post_id)
+    if post.state != CliqPost.State.PENDING and post.state != CliqPost.State.FAILED:
+        return
+    client = CliqClient()
+    if not client.enabled:
+        CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SKIPPED)
+        return
+    CliqPost.objects.filter(pk=post_id).update(attempts=post.attempts + 1)
+    try:
+        client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
+    except ZohoError as exc:
+        if not exc.maybe_acted:
+            raise
+        CliqPost.objects.filter(pk=post_id).update(
+            state=CliqPost.State.UNCONFIRMED,
+            error=redact_text(f"{exc}. Not resent: Cliq may already have posted it; check the channel."),
+        )
+        return
+    CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
+
+
+@shared_task(bind=True, name="integration.tasks.cliq_post_task")
+def cliq_post_task(self, post_id: int, attempt: int = 1, deferrals: int = 0) -> None:
+    """Send one Cliq post; a Cliq failure is retried and never touches the CRM side."""
+    try:
+        cliq_post_send(post_id=post_id)
+    except ZohoError as exc:
+        if not retry_later(cliq_post_task, (post_id,), exc, attempt, deferrals):
+            CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.FAILED, error=redact_text(str(exc)))
