@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from integration.models import BooksPause, InvoicePush, LegalEntity, TaxRule
+from integration.models import BooksPause, InvoicePush, InvoiceSync, LegalEntity, TaxRule
 from integration.zoho.auth import current_fatal_error, token_state
 
 
@@ -36,6 +37,22 @@ def push_list(*, state: str | None = None, limit: int = 100):
     if state:
         pushes = pushes.filter(state=state)
     return pushes[:limit]
+
+
+def push_page(*, push_id: int) -> dict:
+    """Everything one push's page shows; 404 when there is no such push."""
+    push = get_object_or_404(InvoicePush.objects.select_related("legal_entity"), pk=push_id)
+    return {
+        "push": push,
+        "events": push.events.all(),
+        "sync": InvoiceSync.objects.filter(push=push).first(),
+        "cliq_posts": push.cliq_posts.order_by("created_at"),
+    }
+
+
+def configuration_tables() -> dict:
+    """The legal entities and the tax map, for the dashboard's read-only glance."""
+    return {"entities": LegalEntity.objects.all(), "tax_rules": TaxRule.objects.select_related("legal_entity")}
 
 
 def push_counts() -> dict[str, int]:

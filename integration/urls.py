@@ -1,9 +1,9 @@
 from django.urls import path
 
-from integration import views
+from integration.views import pushes
 
 app_name = "integration"
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("pushes/<int:push_id>/", views.push_detail, name="push-detail"),
+    path("", pushes.dashboard, name="dashboard"),
+    path("pushes/<int:push_id>/", pushes.push_detail, name="push-detail"),
 ]

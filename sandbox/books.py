@@ -21,7 +21,6 @@ class Org:
     id: str
     name: str
     currency_code: str
-    edition: str = "us"
     uses_tax_authorities: bool = True
     payment_terms_days: int = 30
     contacts: dict[str, dict] = field(default_factory=dict)
@@ -147,12 +146,6 @@ def contacts_list(sb: SandboxState, req: Request, org: Org) -> Response:
         ]
     rows = sorted(rows, key=lambda r: r["contact_name"].lower())
     return paginate(req, rows, "contacts")
-
-
-def _contact_name_taken(org: Org, name: str, except_id: str = "") -> bool:
-    return any(
-        c["contact_name"].lower() == name.lower() and c["contact_id"] != except_id for c in org.contacts.values()
-    )
 
 
 def contact_create(sb: SandboxState, req: Request, org: Org) -> Response:

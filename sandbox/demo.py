@@ -37,7 +37,7 @@ def load_demo(sb: SandboxState) -> None:
 
 
 def _books(sb: SandboxState) -> None:
-    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD", edition="us")
+    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD")
     boe = new_authority(sb, us, "BOE_CA", "California Department of Tax and Fee Administration")
     nys = new_authority(sb, us, "NYS_DTF", "New York State Department of Taxation and Finance")
     wa = new_authority(sb, us, "WA_DOR", "Washington State Department of Revenue")
@@ -49,13 +49,13 @@ def _books(sb: SandboxState) -> None:
     new_tax(sb, us, "Sales Tax 8.875%", "8.875", None)
     new_tax(sb, us, "TX Sales Tax", "6.25", None)
 
-    uk = sb.orgs[UK_ORG] = Org(UK_ORG, "Acme Widgets Ltd", "GBP", edition="uk")
+    uk = sb.orgs[UK_ORG] = Org(UK_ORG, "Acme Widgets Ltd", "GBP")
     hmrc = new_authority(sb, uk, "HMRC", "HM Revenue & Customs")
     new_tax(sb, uk, "Standard Rate", "20", hmrc)
     new_tax(sb, uk, "Reduced Rate", "5", hmrc)
     new_tax(sb, uk, "VAT 20%", "20", None)
 
-    india = sb.orgs[IN_ORG] = Org(IN_ORG, "Acme Widgets India Pvt Ltd", "INR", edition="in")
+    india = sb.orgs[IN_ORG] = Org(IN_ORG, "Acme Widgets India Pvt Ltd", "INR")
     ka = new_authority(sb, india, "GST_KA", "Karnataka GST")
     mh = new_authority(sb, india, "GST_MH", "Maharashtra GST")
     igst = new_authority(sb, india, "GST_IGST", "Integrated GST")

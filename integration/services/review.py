@@ -18,7 +18,10 @@ class PushStateError(Exception):
 
 
 def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, *, user=None, **fields) -> None:
-    """Move the push between states, or raise `PushStateError` if someone else moved it first."""
+    """Move the push between states, or raise `PushStateError` if someone else moved it first. Only the
+    moves `InvoicePush.TRANSITIONS` lists are possible at all."""
+    if not InvoicePush(state=from_state).can_move_to(to_state):
+        raise ValueError(f"A push never moves from {from_state} to {to_state}.")
     with transaction.atomic():
         moved = InvoicePush.objects.filter(pk=push.pk, state=from_state).update(
             state=to_state, updated_at=timezone.now(), **fields

@@ -103,3 +103,14 @@ def test_migrations_create_the_two_roles():
     assert not {"change_taxrule", "change_legalentity", "add_taxrule"} & reviewer
     assert reviewer < admin
     assert {"add_legalentity", "change_legalentity", "delete_legalentity", "change_taxrule"} <= admin
+
+
+@pytest.mark.django_db
+def test_only_listed_moves_can_be_made():
+    from integration.services.review import _transition
+
+    push = InvoicePushFactory(state=InvoicePush.State.PUSHED, invoice_id="4601")
+    with pytest.raises(ValueError, match="never moves from pushed to queued"):
+        _transition(push, "pushed", "queued", "Replayed")
+    push.refresh_from_db()
+    assert push.state == "pushed"

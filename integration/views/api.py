@@ -1,4 +1,4 @@
-"""Dashboard screens. Thin: validate, call a selector or service, render."""
+"""The endpoints Zoho calls: the CRM button and Books webhooks. Every answer is JSON with a `message`."""
 
 from __future__ import annotations
 
@@ -12,59 +12,21 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from django_htmx.middleware import HtmxDetails
 
 from integration import selectors
-from integration.models import InvoicePush, InvoiceSync, LegalEntity, TaxRule
+from integration.forms import ButtonPressForm
+from integration.models import InvoicePush
 from integration.redaction import MAX_DEPTH, json_depth
 from integration.services.press import push_request
 from integration.services.webhooks import webhook_receive
 
 logger = logging.getLogger(__name__)
 SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000
-DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 EPOCH_MS = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only: int() would take "١٢٣" and choke on 5,000 digits
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-@login_required
-def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    """Pushes by state, the configuration tables at a glance, and any Zoho connection problem."""
-    state = request.GET.get("state") or None
-    if state not in InvoicePush.State.values:
-        state = None
-    context = {
-        "pushes": selectors.push_list(state=state),
-        "counts": selectors.push_counts(),
-        "states": InvoicePush.State.choices,
-        "selected_state": state,
-        "entities": LegalEntity.objects.all(),
-        "tax_rules": TaxRule.objects.select_related("legal_entity"),
-    }
-    template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"
-    return render(request, template, context)
-
-
-@login_required
-def push_detail(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
-    """One push: its plan, outcome and timeline; payments, credit notes and refunds from Books, read-only."""
-    push = get_object_or_404(InvoicePush.objects.select_related("legal_entity"), pk=push_id)
-    context = {
-        "push": push,
-        "events": push.events.all(),
-        "sync": InvoiceSync.objects.filter(push=push).first(),
-        "cliq_posts": push.cliq_posts.order_by("created_at"),
-    }
-    return render(request, "integration/push_detail.html", context)
 
 
 def _signature_problem(request: HttpRequest) -> str:
@@ -137,17 +99,10 @@ def crm_generate_invoice(request: HttpRequest) -> JsonResponse:
     problem = _signature_problem(request)
     if problem:
         return _reply(401, problem)
-    body = json_object(request, '{"deal_id": "…", "user": "…"}')
-    deal_id = body.get("deal_id")
-    if isinstance(deal_id, int) and not isinstance(deal_id, bool):
-        deal_id = str(deal_id)
-    if not isinstance(deal_id, str) or not DEAL_ID.match(deal_id.strip()):
-        return _reply(400, "deal_id is missing or is not a CRM record id.")
-    user = body.get("user") or ""
-    if not isinstance(user, str) or len(user) > 254:
-        return _reply(400, "user must be the email address of the person who clicked.")
-
-    push = push_request(deal_id=deal_id.strip(), user=user.strip())
+    form = ButtonPressForm(json_object(request, '{"deal_id": "…", "user": "…"}'))
+    if not form.is_valid():
+        return _reply(400, form.first_error())
+    push = push_request(deal_id=form.cleaned_data["deal_id"], user=form.cleaned_data["user"])
     return _push_reply(push)
 
 

@@ -1,0 +1,43 @@
+"""Input to the views, validated in one place: the CRM button's body and the dashboard's filters."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from integration.models import InvoicePush
+
+DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+class ButtonPressForm(forms.Form):
+    """The CRM button's JSON body: `deal_id` (a CRM record id; a JSON number is taken as its digits) and
+    `user` (the email of whoever clicked, optional)."""
+
+    deal_id = forms.CharField(error_messages={"required": "deal_id is missing or is not a CRM record id."})
+    user = forms.CharField(required=False, strip=True)
+
+    def clean_deal_id(self) -> str:
+        raw = self.data.get("deal_id")
+        if isinstance(raw, bool) or not isinstance(raw, str | int) or not DEAL_ID.match(str(raw).strip()):
+            raise forms.ValidationError("deal_id is missing or is not a CRM record id.")
+        return str(raw).strip()
+
+    def clean_user(self) -> str:
+        raw = self.data.get("user") or ""
+        if not isinstance(raw, str) or len(raw) > 254:
+            raise forms.ValidationError("user must be the email address of the person who clicked.")
+        return raw.strip()
+
+    def first_error(self) -> str:
+        return next(iter(self.errors.values()))[0]
+
+
+class PushFilterForm(forms.Form):
+    """The push list's filters (an unknown state shows every push)."""
+
+    state = forms.ChoiceField(choices=[("", "All"), *InvoicePush.State.choices], required=False)
+
+    def state_or_none(self) -> str | None:
+        return (self.cleaned_data.get("state") or None) if self.is_valid() else None
