@@ -105,6 +105,9 @@ def test_a_create_whose_response_is_lost_makes_one_invoice(stack, http_sandbox, 
     [invoice] = invoices_for(http_sandbox, US_ORG, deal_id(2))
     assert push.state == "pushed" and push.attempts == 2 and push.invoice_id == invoice["invoice_id"]
     assert http_sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == invoice["invoice_id"]
+    # The second attempt looked the invoice up by reference (once) and created nothing.
+    assert len(http_sandbox.calls_to("GET", r"/invoices$")) == 1
+    assert len(http_sandbox.calls_to("POST", r"/invoices$")) == 1
 
 
 def test_a_worker_killed_mid_push_converges_to_one_invoice_and_a_stamped_deal(stack, http_sandbox, settings):

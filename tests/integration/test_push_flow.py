@@ -276,16 +276,6 @@ def test_a_server_error_on_create_is_retried_into_one_invoice(press, sandbox):
     assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
 
 
-def test_a_lost_create_response_yields_one_invoice(press, sandbox):
-    sandbox.add_fault("drop", method="POST", path="/invoices")
-    _, reply = press(deal_id(2))
-    push = InvoicePush.objects.get(pk=reply["push_id"])
-    [invoice] = invoices(sandbox, US_ORG, deal_id(2))
-    assert push.state == "pushed" and push.invoice_id == invoice["invoice_id"]
-    assert sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == invoice["invoice_id"]
-    assert len(sandbox.calls_to("GET", r"/invoices$")) == 1  # looked up by reference before any second create
-
-
 def test_retries_stop_after_the_limit_with_a_plain_message(press, sandbox, settings):
     settings.PUSH_MAX_ATTEMPTS = 3
     sandbox.add_fault("error", method="POST", path="/invoices", count=50)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from integration.models import InvoicePush, WebhookDelivery
+from integration.models import CliqPost, InvoicePush, WebhookDelivery
 from sandbox.demo import US_ORG, deal_id
 from tests.conftest import at_once
 from tests.integration.test_push_e2e import press, wait_for
@@ -36,7 +36,9 @@ def test_partial_then_full_payment_reach_the_deal_and_cliq(pushed, http_sandbox)
     http_sandbox.books_demo_action(US_ORG, pushed.invoice_id, "pay", {})
     wait_for(lambda: http_sandbox.crm["Deals"][DEAL]["Payment_Status"] == "Paid", "Paid")
     wait_for(lambda: len(http_sandbox.cliq_messages) == 2, "two Cliq posts")
-    assert http_sandbox.cliq_messages[1]["payload"]["text"].startswith("*Paid in full*")
+    partial, full = sorted((m["payload"]["text"] for m in http_sandbox.cliq_messages), reverse=True)
+    assert partial.startswith("*Payment received*") and "Amount: 100.00 USD" in partial
+    assert full.startswith("*Paid in full*")
 
 
 def test_ten_concurrent_deliveries_update_the_deal_once_and_post_once(pushed, stack, http_sandbox, settings):
@@ -59,4 +61,4 @@ def test_ten_concurrent_deliveries_update_the_deal_once_and_post_once(pushed, st
     wait_for(lambda: WebhookDelivery.objects.filter(state="processed").count() == 10, "all ten processed")
     wait_for(lambda: len(http_sandbox.cliq_messages) >= 1, "the Cliq post")
     assert len(status_writes(http_sandbox)) == 1
-    assert len(http_sandbox.cliq_messages) == 1
+    assert len(http_sandbox.cliq_messages) == 1 and CliqPost.objects.count() == 1
