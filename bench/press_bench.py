@@ -22,41 +22,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_stack_arguments, sandbox_and_stack, wait  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presses", type=int, default=20)
-    parser.add_argument("--port", type=int, default=8768)
-    parser.add_argument("--web-port", type=int, default=8769)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    add_stack_arguments(parser, port=8768, web_port=8769)
     args = parser.parse_args()
 
-    sandbox_url = f"http://127.0.0.1:{args.port}"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": args.database,
-        "CELERY_BROKER_URL": args.redis,
-        "REDIS_URL": args.redis,
-        "ZOHO_ACCOUNTS_URL": sandbox_url,
-        "ZOHO_API_DOMAIN": sandbox_url,
-    }
-    from bench.common import prepare
-
-    prepare(database=args.database, redis_url=args.redis, env=env)
+    sandbox, stack = sandbox_and_stack(args)
     import httpx
     from django.conf import settings
 
     from integration.models import InvoicePush
-    from sandbox import Sandbox, serve
     from sandbox.demo import US_ORG, deal_id
     from tests.conftest import sign
-    from tests.stack import Stack
 
-    sandbox = Sandbox(base_url=sandbox_url, demo=True)
-    sandbox.webhook_mode = "manual"
-    serve(sandbox, port=args.port, background=True)
     templates = [1, 2, 12]
     distinct = []
     for n in range(args.presses + 1):
@@ -64,13 +46,6 @@ def main() -> None:
         sandbox.crm["Deals"][new_id] = {**sandbox.crm["Deals"][deal_id(templates[n % 3])], "id": new_id}
         distinct.append(new_id)
     one_deal, distinct = distinct[-1], distinct[:-1]
-    stack = Stack(
-        sandbox_url=sandbox_url,
-        database_url=args.database,
-        redis_url=args.redis,
-        web_port=args.web_port,
-        extra_env={"CELERY_BROKER_URL": args.redis, "LOG_LEVEL": "WARNING"},
-    )
 
     def press(client: httpx.Client, deal: str) -> tuple[float, int]:
         body = json.dumps({"deal_id": deal, "user": "bench@acme.example"}).encode()
@@ -102,10 +77,10 @@ def main() -> None:
         stack.start_worker("w2", concurrency=2)
         with httpx.Client(timeout=40) as client:  # warm up: a token, the taxes cache, the connections
             press(client, deal_id(4))
-        _wait(lambda: not InvoicePush.objects.filter(state__in=["queued", "running"]).exists())
+        wait(lambda: not InvoicePush.objects.filter(state__in=["queued", "running"]).exists())
         spread, spread_status = round_of(distinct)
         same, same_status = round_of([one_deal] * args.presses)
-        _wait(lambda: not InvoicePush.objects.filter(state__in=["queued", "running"]).exists(), timeout=600)
+        wait(lambda: not InvoicePush.objects.filter(state__in=["queued", "running"]).exists(), timeout=600)
     finally:
         stack.stop()
 
@@ -132,14 +107,6 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"press-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
-
-
-def _wait(condition, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out")
-        time.sleep(0.2)
 
 
 if __name__ == "__main__":

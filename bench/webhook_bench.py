@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
@@ -22,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_stack_arguments, sandbox_and_stack, wait  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,48 +30,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--ack-only", action="store_true", help="measure acknowledgements; do not wait for processing")
     parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--web-port", type=int, default=8767)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_bridge")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    add_stack_arguments(parser, port=8766, web_port=8767)
     args = parser.parse_args()
 
-    sandbox_url = f"http://127.0.0.1:{args.port}"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": args.database,
-        "CELERY_BROKER_URL": args.redis,
-        "REDIS_URL": args.redis,
-        "ZOHO_ACCOUNTS_URL": sandbox_url,
-        "ZOHO_API_DOMAIN": sandbox_url,
-    }
-    from bench.common import prepare
-
-    prepare(database=args.database, redis_url=args.redis, env=env)
+    sandbox, stack = sandbox_and_stack(args)
     import httpx
     from django.conf import settings
 
     from integration.models import CliqPost, InvoicePush, WebhookDelivery
-    from sandbox import Sandbox, serve
     from sandbox.demo import US_ORG, deal_id
     from tests.conftest import sign
-    from tests.stack import Stack
 
-    sandbox = Sandbox(base_url=sandbox_url, demo=True)
-    sandbox.webhook_mode = "manual"
-    serve(sandbox, port=args.port, background=True)
-    stack = Stack(
-        sandbox_url=sandbox_url,
-        database_url=args.database,
-        redis_url=args.redis,
-        web_port=args.web_port,
-        extra_env={
-            "CELERY_BROKER_URL": args.redis,
-            "LOG_LEVEL": "WARNING",
-            **{k: v for k, v in os.environ.items() if k.startswith("WEB_")},  # gunicorn tuning
-        },
-    )
     try:
         stack.start_web(args.server)
         stack.start_worker()
@@ -79,7 +49,7 @@ def main() -> None:
         push_id = httpx.post(f"{stack.web_url}/api/crm/generate-invoice/", content=body, headers=headers).json()[
             "push_id"
         ]
-        _wait(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed")
+        wait(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed")
         invoice_id = InvoicePush.objects.get(pk=push_id).invoice_id
         sandbox.webhook_url = f"{stack.web_url}/api/books/webhook/{{organization_id}}/"
         sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
@@ -128,7 +98,7 @@ def main() -> None:
         if len(latencies) != total:
             raise SystemExit(f"only {len(latencies)} of {total} deliveries were acknowledged")
         if not args.ack_only:
-            _wait(lambda: WebhookDelivery.objects.filter(state="processed").count() >= total, timeout=600)
+            wait(lambda: WebhookDelivery.objects.filter(state="processed").count() >= total, timeout=600)
         processed = time.perf_counter() - started
     finally:
         stack.stop()
@@ -152,14 +122,6 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"webhook-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
-
-
-def _wait(condition, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out")
-        time.sleep(0.2)
 
 
 if __name__ == "__main__":
