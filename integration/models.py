@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from integration.editions import LABELS
+
 
 class LegalEntity(models.Model):
     """A company we invoice from; each has its own Books organization (CONTRACT.md §5)."""
@@ -16,6 +18,15 @@ class LegalEntity(models.Model):
     books_org_id = models.CharField("Books organization id", max_length=40)
     require_review = models.BooleanField(default=False, help_text="Pushes wait for a reviewer.")
     active = models.BooleanField(default=True)
+    # Learnt from Books (GET /organizations/{id}) on first use and on "test connection".
+    books_edition = models.CharField(max_length=20, blank=True, help_text="us, canada, uk, india, gcc or other.")
+    books_org_name = models.CharField(max_length=200, blank=True)
+    books_currency = models.CharField(max_length=3, blank=True)
+    books_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, from Books.")
+    books_home_state = models.CharField(
+        max_length=100, blank=True, help_text="The organization's state, as Books shows it."
+    )
+    books_checked_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -25,6 +36,14 @@ class LegalEntity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
+
+    @property
+    def edition_label(self) -> str:
+        """The Books edition and home state, as the screens show them."""
+        if not self.books_edition:
+            return "not read from Books yet (manage.py test_connection)"
+        home = f", home state {self.books_home_state}" if self.books_home_state else ""
+        return f"{LABELS.get(self.books_edition, self.books_edition)}{home}"
 
 
 class TaxRule(models.Model):
@@ -39,7 +58,12 @@ class TaxRule(models.Model):
     )
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. US.")
     state = models.CharField(max_length=10, blank=True, help_text="ISO 3166-2 code without the country, e.g. CA.")
-    tax_authority = models.CharField(max_length=100, help_text="Books tax authority name, e.g. BOE_CA.")
+    tax_authority = models.CharField(
+        max_length=100, blank=True, help_text="Books tax authority (agency) name, e.g. BOE_CA: US and Canada."
+    )
+    tax_treatment = models.CharField(
+        max_length=40, blank=True, help_text="The edition's treatment word, e.g. uk or business_gst: UK, India, others."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -55,14 +79,17 @@ class TaxRule(models.Model):
                 condition=Q(legal_entity__isnull=True),
                 name="tax_rule_unique_for_all_entities",
             ),
-            models.CheckConstraint(condition=~Q(tax_authority=""), name="tax_rule_authority_not_blank"),
+            models.CheckConstraint(
+                condition=(Q(tax_authority="") & ~Q(tax_treatment="")) | (~Q(tax_authority="") & Q(tax_treatment="")),
+                name="tax_rule_authority_or_treatment",
+            ),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="tax_rule_country_iso2"),
         ]
 
     def __str__(self) -> str:
         where = f"{self.country}/{self.state}" if self.state else self.country
         scope = self.legal_entity.code if self.legal_entity_id else "all entities"
-        return f"{where} ({scope}) → {self.tax_authority}"
+        return f"{where} ({scope}) → {self.tax_authority or self.tax_treatment}"
 
 
 class CustomerLink(models.Model):

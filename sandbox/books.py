@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.editions import WITH_AUTHORITIES, contact_tax_fields, invoice_tax_fields, line_tax_error
 from sandbox.state import SandboxState
 from sandbox.wire import BOOKS_TIME_FORMAT, Request, Response, Route, day, money, parse_day
 
@@ -21,7 +22,10 @@ class Org:
     id: str
     name: str
     currency_code: str
-    uses_tax_authorities: bool = True
+    edition: str = "us"  # us, canada, uk, india: what tax fields the organization takes (editions.py)
+    country: str = "U.S.A"  # the address as Books shows it: a country name, not a code
+    state: str = ""  # the home state's name
+    state_code: str = ""  # India: Books' code for the home state (intra- or inter-state supply)
     payment_terms_days: int = 30
     contacts: dict[str, dict] = field(default_factory=dict)
     items: dict[str, dict] = field(default_factory=dict)
@@ -33,6 +37,27 @@ class Org:
     invoice_seq: int = 0
     creditnote_seq: int = 0
     payment_seq: int = 0
+
+    @property
+    def uses_tax_authorities(self) -> bool:
+        return self.edition in WITH_AUTHORITIES
+
+    def public(self) -> dict:
+        """`GET /organizations/{id}`'s `organization` (the fields of Zoho's organizations document we model)."""
+        return {
+            "organization_id": self.id,
+            "name": self.name,
+            "currency_code": self.currency_code,
+            "is_org_active": True,
+            "address": {
+                "street_address1": "",
+                "street_address2": "",
+                "city": "",
+                "state": self.state,
+                "country": self.country,
+                "zip": "",
+            },
+        }
 
 
 def envelope(message: str = "success", **entities: Any) -> dict:
@@ -153,7 +178,11 @@ def contact_create(sb: SandboxState, req: Request, org: Org) -> Response:
     name = check_name(org.contacts, "contact_name", data.get("contact_name"), code=3062, noun="contact")
     if isinstance(name, Response):
         return name
+    tax_fields, error = contact_tax_fields(org, data)
+    if error:
+        return bad(error)
     contact = {
+        **tax_fields,
         "contact_id": sb.new_id(),
         "contact_name": name,
         "company_name": str(data.get("company_name") or ""),
@@ -316,6 +345,16 @@ def item_status(sb: SandboxState, req: Request, org: Org, item_id: str, status: 
 
 
 # --- taxes ------------------------------------------------------------------------------------
+def organizations_list(sb: SandboxState, req: Request, org: Org | None) -> Response:
+    """Every organization of the account; the list carries no address (so no country)."""
+    rows = [{k: v for k, v in o.public().items() if k != "address"} for o in sb.orgs.values()]
+    return Response(200, envelope(organizations=rows))
+
+
+def organization_get(sb: SandboxState, req: Request, org: Org, org_path_id: str) -> Response:
+    return Response(200, envelope(organization=org.public()))
+
+
 def taxes_list(sb: SandboxState, req: Request, org: Org) -> Response:
     return Response(200, envelope(taxes=list(org.taxes.values())))
 
@@ -344,7 +383,8 @@ def new_authority(sb: SandboxState, org: Org, name: str, description: str = "") 
     return authority
 
 
-def new_tax(sb: SandboxState, org: Org, name: str, pct: Any, authority: dict | None) -> dict:
+def new_tax(sb: SandboxState, org: Org, name: str, pct: Any, authority: dict | None, *, specific: str = "") -> dict:
+    """A tax; in the UK it carries `country_code`, in India its `tax_specific_type` (igst, cgst, sgst)."""
     tax = {
         "tax_id": sb.new_id(),
         "tax_name": name,
@@ -353,13 +393,38 @@ def new_tax(sb: SandboxState, org: Org, name: str, pct: Any, authority: dict | N
         "tax_authority_id": authority["tax_authority_id"] if authority else "",
         "tax_authority_name": authority["tax_authority_name"] if authority else "",
     }
+    if org.edition == "uk":
+        tax["country_code"] = "GB"
+    if specific:
+        tax["tax_specific_type"] = specific
     org.taxes[tax["tax_id"]] = tax
     return tax
 
 
+def new_tax_group(sb: SandboxState, org: Org, name: str, components: list[dict]) -> dict:
+    """A tax group (India: CGST + SGST for intra-state supply), listed among the taxes with `tax_type: tax_group`."""
+    group = {
+        "tax_id": sb.new_id(),
+        "tax_name": name,
+        "tax_percentage": sum((Decimal(str(c["tax_percentage"])) for c in components), Decimal("0")),
+        "tax_type": "tax_group",
+        "tax_authority_id": "",
+        "tax_authority_name": "",
+        "taxes": [
+            {"tax_id": c["tax_id"], "tax_name": c["tax_name"], "tax_percentage": c["tax_percentage"]}
+            for c in components
+        ],
+    }
+    org.taxes[group["tax_id"]] = group
+    return group
+
+
 # --- invoices and credit notes: shared line handling -------------------------------------------
-def build_lines(sb: SandboxState, org: Org, raw_lines: Any, invoice_authority: dict | None) -> tuple[list[dict], str]:
-    """Validated line items, or ([], error message). Enforces the tax-authority rule."""
+def build_lines(
+    sb: SandboxState, org: Org, raw_lines: Any, invoice_authority: dict | None, invoice: dict | None = None
+) -> tuple[list[dict], str]:
+    """Validated line items, or ([], error message). Enforces the edition's tax rules (editions.py) and,
+    in the US, that every line's tax belongs to the invoice's authority."""
     if not isinstance(raw_lines, list) or not raw_lines:
         return [], "Invalid value passed for line_items"
     lines = []
@@ -379,11 +444,9 @@ def build_lines(sb: SandboxState, org: Org, raw_lines: Any, invoice_authority: d
             tax = org.taxes.get(str(raw["tax_id"]))
             if tax is None:
                 return [], "Invalid value passed for tax_id"
-            if org.uses_tax_authorities and Decimal(str(tax["tax_percentage"])) > 0 and not tax["tax_authority_id"]:
-                return [], (
-                    f'Line item {n}: the tax "{tax["tax_name"]}" is not associated with a tax authority. '
-                    "Associate a tax authority with the tax and try again."
-                )
+            error = line_tax_error(org, tax, n, invoice or {})
+            if error:
+                return [], error
             if (
                 invoice_authority
                 and tax["tax_authority_id"]
@@ -420,7 +483,7 @@ def _customer_and_authority(org: Org, data: dict) -> tuple[dict | None, dict | N
     authority = None
     if data.get("tax_authority_id"):
         authority = org.authorities.get(str(data["tax_authority_id"]))
-        if authority is None or not org.uses_tax_authorities:
+        if authority is None or org.edition != "us":  # only the US edition has an invoice-level authority
             return None, None, "Invalid value passed for tax_authority_id"
     return customer, authority, ""
 
@@ -448,7 +511,12 @@ def invoice_create(sb: SandboxState, req: Request, org: Org) -> Response:
     customer, authority, error = _customer_and_authority(org, data)
     if error:
         return bad(error)
-    lines, error = build_lines(sb, org, data.get("line_items"), authority)
+    raw_lines = data.get("line_items")
+    taxed = isinstance(raw_lines, list) and any(isinstance(r, dict) and r.get("tax_id") for r in raw_lines)
+    tax_fields, error = invoice_tax_fields(org, data, customer, taxed)
+    if error:
+        return bad(error)
+    lines, error = build_lines(sb, org, raw_lines, authority, tax_fields)
     if error:
         return bad(error)
     date = parse_day(data["date"]) if data.get("date") else sb.now()
@@ -480,6 +548,7 @@ def invoice_create(sb: SandboxState, req: Request, org: Org) -> Response:
         "credits_applied": Decimal("0.00"),
         "tax_authority_id": authority["tax_authority_id"] if authority else "",
         "tax_authority_name": authority["tax_authority_name"] if authority else "",
+        **tax_fields,
         "custom_fields": data.get("custom_fields") or [],
         "notes": str(data.get("notes") or ""),
         "invoice_url": f"{sb.base_url}/books/portal/{org.id}/invoices/{invoice_id}?token={secrets.token_hex(8)}",
@@ -830,6 +899,8 @@ def routes(sb: SandboxState) -> list[Route]:
 
     b = "/books/v3"
     return [
+        Route("GET", b + "/organizations", bind(organizations_list)),
+        Route("GET", b + r"/organizations/(?P<org_path_id>\d+)", bind(organization_get)),
         Route("GET", b + "/contacts", bind(contacts_list)),
         Route("POST", b + "/contacts", bind(contact_create)),
         Route("GET", b + r"/contacts/(?P<contact_id>\d+)", bind(contact_get)),

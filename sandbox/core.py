@@ -463,12 +463,15 @@ class Sandbox(SandboxState):
 
     # --- Books plumbing: auth, organization, rate limits -----------------------------------------
     def _books_call(self, req: Request, route: Route, params: dict) -> Response:
-        org_id = req.query.get("organization_id", "")
+        org_id = req.query.get("organization_id", "") or params.get("org_path_id", "")
         valid = self.token_valid(req)
         if not valid:
             return self._record(
                 req, "books", Response(401, {"code": 57, "message": "You are not authorized to perform this operation"})
             )
+        if req.path.rstrip("/") == "/books/v3/organizations":  # account level: no organization needed
+            with self.lock:
+                return self._record(req, "books", route.handler(req, None))
         with self.lock:
             org = self.orgs.get(org_id)
             if org is None:

@@ -1,7 +1,9 @@
-"""The demo dataset: three Books organizations and a CRM full of the cases the field actually hits.
+"""The demo dataset: four Books organizations, one per edition we plan for (US, UK, India, Canada), and a CRM
+full of the cases the field actually hits.
 
-Organization ids match demo/legal_entities.csv; authorities match demo/tax_map.csv. Every foot-gun
-is here on purpose: taxes without an authority at the same rate as the right ones, item SKUs that
+Organization ids match demo/legal_entities.csv; authorities and treatments match demo/tax_map.csv. Every
+foot-gun is here on purpose: taxes without an authority at the same rate as the right ones (US, Canada),
+GST components that are never valid alone and a state whose Books code differs from ISO (India), item SKUs that
 differ only by spacing, case, dash or Unicode look-alikes, an inactive item, a customer that the
 native connector already created from a Contact under a slightly different name, filler items so the
 item list spans two pages, and deals that must be refused.
@@ -9,10 +11,10 @@ item list spans two pages, and deals that must be refused.
 
 from __future__ import annotations
 
-from sandbox.books import Org, new_authority, new_item, new_tax
+from sandbox.books import Org, new_authority, new_item, new_tax, new_tax_group
 from sandbox.state import SandboxState
 
-US_ORG, UK_ORG, IN_ORG = "60001001", "60002002", "60003003"
+US_ORG, UK_ORG, IN_ORG, CA_ORG = "60001001", "60002002", "60003003", "60004004"
 
 
 def deal_id(n: int) -> str:
@@ -37,7 +39,7 @@ def load_demo(sb: SandboxState) -> None:
 
 
 def _books(sb: SandboxState) -> None:
-    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD")
+    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD", edition="us", country="U.S.A", state="California")
     boe = new_authority(sb, us, "BOE_CA", "California Department of Tax and Fee Administration")
     nys = new_authority(sb, us, "NYS_DTF", "New York State Department of Taxation and Finance")
     wa = new_authority(sb, us, "WA_DOR", "Washington State Department of Revenue")
@@ -49,20 +51,40 @@ def _books(sb: SandboxState) -> None:
     new_tax(sb, us, "Sales Tax 8.875%", "8.875", None)
     new_tax(sb, us, "TX Sales Tax", "6.25", None)
 
-    uk = sb.orgs[UK_ORG] = Org(UK_ORG, "Acme Widgets Ltd", "GBP")
-    hmrc = new_authority(sb, uk, "HMRC", "HM Revenue & Customs")
-    new_tax(sb, uk, "Standard Rate", "20", hmrc)
-    new_tax(sb, uk, "Reduced Rate", "5", hmrc)
-    new_tax(sb, uk, "VAT 20%", "20", None)
+    # UK edition: no authorities; VAT rates carry the country code; invoices carry a vat_treatment.
+    uk = sb.orgs[UK_ORG] = Org(
+        UK_ORG, "Acme Widgets Ltd", "GBP", edition="uk", country="United Kingdom", state="England"
+    )
+    new_tax(sb, uk, "Standard Rate", "20", None)
+    new_tax(sb, uk, "Reduced Rate", "5", None)
+    new_tax(sb, uk, "Zero Rate", "0", None)
 
-    india = sb.orgs[IN_ORG] = Org(IN_ORG, "Acme Widgets India Pvt Ltd", "INR")
-    ka = new_authority(sb, india, "GST_KA", "Karnataka GST")
-    mh = new_authority(sb, india, "GST_MH", "Maharashtra GST")
-    igst = new_authority(sb, india, "GST_IGST", "Integrated GST")
-    new_tax(sb, india, "GST18 (KA)", "18", ka)
-    new_tax(sb, india, "GST18 (MH)", "18", mh)
-    new_tax(sb, india, "IGST18", "18", igst)
-    new_tax(sb, india, "GST 18%", "18", None)
+    # India (GST): home state Karnataka. Intra-state supply takes a CGST+SGST group, inter-state IGST.
+    india = sb.orgs[IN_ORG] = Org(
+        IN_ORG,
+        "Acme Widgets India Pvt Ltd",
+        "INR",
+        edition="india",
+        country="India",
+        state="Karnataka",
+        state_code="KA",
+    )
+    cgst9 = new_tax(sb, india, "CGST9", "9", None, specific="cgst")
+    sgst9 = new_tax(sb, india, "SGST9", "9", None, specific="sgst")
+    new_tax_group(sb, india, "GST18", [cgst9, sgst9])
+    new_tax(sb, india, "IGST18", "18", None, specific="igst")
+    cgst6 = new_tax(sb, india, "CGST6", "6", None, specific="cgst")
+    sgst6 = new_tax(sb, india, "SGST6", "6", None, specific="sgst")
+    new_tax_group(sb, india, "GST12", [cgst6, sgst6])  # no IGST12: an inter-state 12 % line cannot be taxed
+
+    # Canada: taxes belong to tax agencies; no invoice-level authority.
+    canada = sb.orgs[CA_ORG] = Org(
+        CA_ORG, "Acme Widgets Canada Inc", "CAD", edition="canada", country="Canada", state="Ontario"
+    )
+    cra = new_authority(sb, canada, "CRA", "Canada Revenue Agency")
+    new_tax(sb, canada, "HST ON", "13", cra)
+    new_tax(sb, canada, "GST", "5", cra)
+    new_tax(sb, canada, "HST 13%", "13", None)  # the connector's agency-less copy
 
     # Items already in Books, with SKUs as the field writes them.
     new_item(sb, us, name="Widget Pro", rate="1200", sku="WID-100")
@@ -132,6 +154,8 @@ def _crm(sb: SandboxState) -> None:
         (7, "Reliance Retail", "Maharashtra", "India", "IN-PVT"),
         (8, "Stark Industries", "CA", "US", "US-INC"),  # no such legal entity
         (9, "Soylent Corp", "CA", "US", None),  # no legal entity at all
+        (10, "Himalaya Outfitters", "UT", "India", "IN-PVT"),  # Uttarakhand: ISO UT, Books UK
+        (11, "Maple Leaf Kiosks", "Ontario", "Canada", "CA-INC"),
     ]
     for n, name, state, country, entity in accounts:
         sb.crm["Accounts"][account_id(n)] = {
@@ -173,7 +197,7 @@ def _crm(sb: SandboxState) -> None:
         (2, "Globex annual order", "Closed Won", 2, [(2, 3, 350, 8.875), (4, 1, 99, 8.875)]),
         (3, "Umbrella Texas depot", "Closed Won", 3, [(1, 1, 1200, 6.25)]),
         (4, "Hooli installation", "Closed Won", 4, [(9, 1, 500, 0)]),
-        (5, "Wayne Enterprises refit", "Closed Won", 5, [(1, 5, 950, 20), (2, 2, 280, 20)]),
+        (5, "Wayne Enterprises refit", "Closed Won", 5, [(1, 5, 950, 20), (2, 2, 280, 5), (9, 1, 500, 0)]),
         (6, "Tata Bangalore campus", "Closed Won", 6, [(1, 3, 99000, 18)]),
         (7, "Reliance pilot", "Closed Won", 7, [(8, 4, 40000, 18)]),
         (8, "Initech spares", "Closed Won", 1, [(5, 4, 75, 7.25), (6, 2, 150, 7.25)]),
@@ -182,8 +206,22 @@ def _crm(sb: SandboxState) -> None:
         (11, "Globex expansion", "Negotiation/Review", 2, [(1, 10, 1200, 8.875)]),
         (12, "Initech flanges", "Closed Won", 1, [(7, 50, 20, 7.25)]),
         (13, "Soylent tasting kit", "Closed Won", 9, [(4, 2, 99, 7.25)]),
+        (14, "Himalaya store fit-out", "Closed Won", 10, [(1, 2, 99000, 18)]),
+        (15, "Maple Leaf kiosks", "Closed Won", 11, [(1, 3, 1500, 13)]),
     ]
-    currency = {1: "USD", 2: "USD", 3: "USD", 4: "USD", 5: "GBP", 6: "INR", 7: "INR", 8: "USD", 9: "USD"}
+    currency = {
+        1: "USD",
+        2: "USD",
+        3: "USD",
+        4: "USD",
+        5: "GBP",
+        6: "INR",
+        7: "INR",
+        8: "USD",
+        9: "USD",
+        10: "INR",
+        11: "CAD",
+    }
     for n, name, stage, account, lines in deals:
         rows = [line(n, *ln) for ln in lines]
         amount = sum(r["Quantity"] * r["Unit_Price"] for r in rows)

@@ -14,11 +14,13 @@ from typing import TextIO
 from django.db import transaction
 from django.db.models import F
 
+from integration.editions import tax_rule_problems
 from integration.models import LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
 
 LEGAL_ENTITY_COLUMNS = ["code", "name", "books_org_id", "require_review"]
-TAX_MAP_COLUMNS = ["legal_entity", "country", "state", "tax_authority"]
+TAX_MAP_COLUMNS = ["legal_entity", "country", "state", "tax_authority", "tax_treatment"]
+TAX_MAP_OPTIONAL = ["tax_treatment"]  # a four-column file stays valid
 
 
 class CsvImportError(Exception):
@@ -40,12 +42,14 @@ class ImportSummary:
         return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
 
 
-def _rows(file: TextIO, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]:
+def _rows(
+    file: TextIO, columns: list[str], optional: tuple[str, ...] | list[str] = ()
+) -> Iterable[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(file)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise CsvImportError(["line 1: the file is empty; expected the header " + ",".join(columns)])
-    missing = [c for c in columns if c not in header]
+    missing = [c for c in columns if c not in header and c not in optional]
     unknown = [h for h in header if h not in columns]
     if missing or unknown:
         parts = []
@@ -60,6 +64,8 @@ def _rows(file: TextIO, columns: list[str]) -> Iterable[tuple[int, dict[str, str
             yield reader.line_num, {"__extra__": "x"}
             continue
         row = {k: (v or "").strip() for k, v in raw.items()}
+        for column in optional:
+            row.setdefault(column, "")
         if not any(row.values()):
             continue  # blank lines are not rows
         yield reader.line_num, row
@@ -123,17 +129,20 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
 
 
 def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
-    """Upsert tax rules by (legal_entity, country, state) from a CSV: legal_entity,country,state,tax_authority."""
+    """Upsert tax rules by (legal_entity, country, state) from a CSV:
+    legal_entity,country,state,tax_authority[,tax_treatment]. Each row is checked against its entity's Books
+    edition where it is known: an authority where the edition has them, a treatment word it knows otherwise."""
     errors: list[str] = []
     entities = {e.code: e for e in LegalEntity.objects.all()}
-    parsed: dict[tuple[str, str, str], tuple[int, str]] = {}
-    for line, row in _rows(file, TAX_MAP_COLUMNS):
+    parsed: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    for line, row in _rows(file, TAX_MAP_COLUMNS, TAX_MAP_OPTIONAL):
         if "__extra__" in row:
             errors.append(f"line {line}: more values than columns")
             continue
         problems = []
-        entity_code, authority = row["legal_entity"], row["tax_authority"]
-        if entity_code and entity_code not in entities:
+        entity_code, authority, treatment = row["legal_entity"], row["tax_authority"], row["tax_treatment"]
+        entity = entities.get(entity_code)
+        if entity_code and entity is None:
             problems.append(f"legal_entity {entity_code!r} is not a known legal entity code")
         country = normalize_country(row["country"])
         state: str | None = ""
@@ -145,10 +154,12 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary
             state = normalize_state(country, row["state"])
             if state is None:
                 problems.append(f"state {row['state']!r} is not a state or region of {country}")
-        if not authority:
-            problems.append("tax_authority is empty")
-        elif len(authority) > 100:
-            problems.append("tax_authority is longer than 100 characters")
+        problems += tax_rule_problems(
+            entity.books_edition if entity else "",
+            tax_authority=authority,
+            tax_treatment=treatment,
+            entity_label=f"legal entity {entity_code}",
+        )
         if not problems:
             key = (entity_code, country, state)
             if key in parsed:
@@ -157,13 +168,13 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        parsed[key] = (line, authority)
+        parsed[key] = (line, authority, treatment)
     if errors:
         raise CsvImportError(errors)
 
     summary = ImportSummary()
     with transaction.atomic():
-        for (entity_code, country, state), (_, authority) in parsed.items():
+        for (entity_code, country, state), (_, authority, treatment) in parsed.items():
             rule = (
                 TaxRule.objects.select_for_update()
                 .order_by()  # the default ordering joins legal entities, which FOR UPDATE refuses
@@ -172,13 +183,17 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary
             )
             if rule is None:
                 rule = TaxRule(
-                    legal_entity=entities.get(entity_code), country=country, state=state, tax_authority=authority
+                    legal_entity=entities.get(entity_code),
+                    country=country,
+                    state=state,
+                    tax_authority=authority,
+                    tax_treatment=treatment,
                 )
                 rule._change_reason = source
                 rule.save()
                 summary.created += 1
-            elif rule.tax_authority != authority:
-                rule.tax_authority = authority
+            elif (rule.tax_authority, rule.tax_treatment) != (authority, treatment):
+                rule.tax_authority, rule.tax_treatment = authority, treatment
                 rule._change_reason = source
                 rule.save()
                 summary.updated += 1
@@ -205,5 +220,7 @@ def tax_map_export(*, out: TextIO) -> int:
         F("legal_entity__code").asc(nulls_first=True), "country", "state"
     )
     for r in rules:
-        writer.writerow([r.legal_entity.code if r.legal_entity else "", r.country, r.state, r.tax_authority])
+        writer.writerow(
+            [r.legal_entity.code if r.legal_entity else "", r.country, r.state, r.tax_authority, r.tax_treatment]
+        )
     return len(rules)

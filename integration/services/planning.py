@@ -1,6 +1,6 @@
 """Plan a deal's invoice: read the Deal, its Account and Products from CRM, check everything that can
-be checked before Books is touched, and resolve each taxed line to a Books tax under the region's
-authority. Every problem is collected, in plain words, so the AE sees all of them at once.
+be checked before Books is touched, and resolve each taxed line to a Books tax the way the organization's
+edition wants it (taxes.py). Every problem is collected, in plain words, so the AE sees all of them at once.
 """
 
 from __future__ import annotations
@@ -8,16 +8,14 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 
+from integration.editions import INDIA_STATES, india_state_code
 from integration.models import LegalEntity
 from integration.normalize import normalize_country, normalize_sku, normalize_state
-from integration.selectors import tax_rule_for
+from integration.services.taxes import tax_plan
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
-
-TAXES_CACHE_SECONDS = 600
 
 
 class PushBlocked(Exception):
@@ -28,23 +26,6 @@ class PushBlocked(Exception):
         self.deal_name = deal_name
         self.entity = entity
         super().__init__("; ".join(reasons))
-
-
-def org_taxes(books: BooksClient, organization_id: str) -> list[dict]:
-    """The organization's Books taxes, each with its authority's name, cached for ten minutes."""
-    key = f"books:taxes:{organization_id}"
-    taxes = cache.get(key)
-    if taxes is None:
-        taxes = books.taxes(organization_id)
-        if any(t.get("tax_authority_id") and not t.get("tax_authority_name") for t in taxes):
-            # Some listings name the authority only by id: look the names up once.
-            names = {a["tax_authority_id"]: a["tax_authority_name"] for a in books.tax_authorities(organization_id)}
-            taxes = [
-                {**t, "tax_authority_name": t.get("tax_authority_name") or names.get(t["tax_authority_id"], "")}
-                for t in taxes
-            ]
-        cache.set(key, taxes, TAXES_CACHE_SECONDS)
-    return taxes
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -148,24 +129,35 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
             }
         )
 
-    tax_authority = None
+    tax = None
     taxed = [line for line in lines if Decimal(line["tax_percentage"]) > 0]
+    raw_state = str((account or {}).get("Billing_State") or "").strip()
     country = normalize_country(str((account or {}).get("Billing_Country") or ""))
-    state = normalize_state(country, str((account or {}).get("Billing_State") or "")) if country else None
-    if taxed and entity and account:
+    state = _state(country, raw_state) if country else None
+    if entity and account:
         if country is None:
-            reasons.append(
-                f"Account “{account_name}” has Billing_Country “{account.get('Billing_Country') or ''}”, "
-                "which is not a country we recognise, so its tax authority is unknown."
-            )
+            if taxed:
+                reasons.append(
+                    f"Account “{account_name}” has Billing_Country “{account.get('Billing_Country') or ''}”, "
+                    "which is not a country we recognise, so its tax authority is unknown."
+                )
         elif state is None:
-            reasons.append(
-                f"Account “{account_name}” has Billing_State “{account.get('Billing_State')}”, "
-                f"which is not a state or region of {country}."
-            )
+            if taxed and country == "IN":
+                reasons.append(f"Place of supply unknown for state '{raw_state}' (Account “{account_name}”).")
+            elif taxed:
+                reasons.append(
+                    f"Account “{account_name}” has Billing_State “{account.get('Billing_State')}”, "
+                    f"which is not a state or region of {country}."
+                )
         else:
-            tax_authority = _resolve_taxes(
-                books or BooksClient(), entity=entity, country=country, state=state, taxed=taxed, reasons=reasons
+            tax = tax_plan(
+                books or BooksClient(),
+                entity=entity,
+                country=country,
+                state=state,
+                raw_state=raw_state,
+                taxed=taxed,
+                reasons=reasons,
             )
 
     if reasons:
@@ -190,43 +182,19 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
         },
         "entity": entity.code,
         "organization_id": entity.books_org_id,
-        "tax_authority": tax_authority,
+        "tax_authority": (tax or {}).get("authority"),
+        "tax": tax or {},
         "date": timezone.localdate().isoformat(),
         "lines": lines,
     }
 
 
-def _resolve_taxes(
-    books: BooksClient, *, entity: LegalEntity, country: str, state: str, taxed: list[dict], reasons: list[str]
-) -> dict | None:
-    """Give each taxed line the Books tax at its percentage under the region's authority."""
-    where = f"{country}/{state}" if state else country
-    rule = tax_rule_for(legal_entity=entity, country=country, state=state)
-    if rule is None:
-        reasons.append(f"No tax authority for {where} in entity {entity.code}.")
-        return None
-    org = entity.books_org_id
-    under = [
-        t
-        for t in org_taxes(books, org)
-        if t.get("tax_authority_name") == rule.tax_authority and t.get("tax_authority_id")
-    ]
-    if not under:
-        reasons.append(
-            f"Books organization {org} ({entity.code}) has no tax under the tax authority {rule.tax_authority}, "
-            f"which the tax map names for {where}."
-        )
-        return None
-    for pct in sorted({Decimal(line["tax_percentage"]) for line in taxed}):
-        matches = sorted((t for t in under if Decimal(str(t["tax_percentage"])) == pct), key=lambda t: t["tax_id"])
-        if not matches:
-            names = ", ".join(line["name"] for line in taxed if Decimal(line["tax_percentage"]) == pct)
-            reasons.append(
-                f"Books organization {org} ({entity.code}) has no {_percent(pct)} tax under the tax authority "
-                f"{rule.tax_authority} for {where} (lines: {names})."
-            )
-            continue
-        for line in taxed:
-            if Decimal(line["tax_percentage"]) == pct:
-                line["tax_id"], line["tax_name"] = matches[0]["tax_id"], matches[0]["tax_name"]
-    return {"name": rule.tax_authority, "id": under[0]["tax_authority_id"]}
+def _state(country: str, raw_state: str) -> str | None:
+    """The customer's state as the tax map writes it (ISO 3166-2). Indian states are also known by Books'
+    own codes, which differ from ISO for some (Uttarakhand: UK in Books, UT in recent ISO lists)."""
+    state = normalize_state(country, raw_state)
+    if state is None and country == "IN":
+        code = india_state_code(raw_state)
+        name = next((n for c, n, _ in INDIA_STATES if c == code), None)
+        state = normalize_state(country, name) if name else None
+    return state

@@ -238,10 +238,22 @@ class PushAttempt:
                     "state": account.get("billing_state", ""),
                     "country": account.get("billing_country", ""),
                 },
+                **self._customer_tax_fields(),
             }
             self.check_lease()
             with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
                 return self.books.contact_create(self.org, payload), True
+
+    def _customer_tax_fields(self) -> dict:
+        """A new customer carries the invoice's treatment (and in India its place of contact), so Books' own
+        screens agree with the invoice."""
+        tax = self.push.plan.get("tax") or {}
+        fields = {}
+        if tax.get("treatment_field") in ("vat_treatment", "gst_treatment") and tax.get("treatment"):
+            fields[tax["treatment_field"]] = tax["treatment"]
+        if tax.get("place_of_supply"):
+            fields["place_of_contact"] = tax["place_of_supply"]
+        return fields
 
     def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
         term = customer_search_term(name)
@@ -457,8 +469,14 @@ class PushAttempt:
             "date": plan["date"],
             "line_items": lines,
         }
-        if plan.get("tax_authority") and any("tax_id" in ln for ln in lines):
-            payload["tax_authority_id"] = plan["tax_authority"]["id"]
+        tax = plan.get("tax") or {}
+        authority = plan.get("tax_authority")
+        if authority and authority.get("invoice_level", True) and any("tax_id" in ln for ln in lines):
+            payload["tax_authority_id"] = authority["id"]  # the US edition only
+        if tax.get("treatment_field") and tax.get("treatment"):
+            payload[tax["treatment_field"]] = tax["treatment"]  # vat_treatment, gst_treatment or tax_treatment
+        if tax.get("place_of_supply"):
+            payload["place_of_supply"] = tax["place_of_supply"]
         return payload
 
     def step_stamp(self) -> None:

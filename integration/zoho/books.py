@@ -115,6 +115,10 @@ class BooksClient(ZohoApiClient):
             page += 1
 
     # --- contacts -------------------------------------------------------------------------
+    def organization_get(self, org: str) -> dict:
+        """GET /organizations/{id}: name, currency_code and the address whose country and state place it."""
+        return self._get(org, f"/organizations/{_seg(books_id(org))}")["organization"]
+
     def contacts_search(self, org: str, **filters: str) -> list[dict]:
         """GET /contacts?…&filter_by=Status.All — every page, active and inactive."""
         return list(self._pages(org, "/contacts", "contacts", filter_by="Status.All", **filters))

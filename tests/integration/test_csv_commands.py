@@ -138,7 +138,7 @@ def test_a_bad_tax_map_reports_line_numbers_and_applies_nothing(tmp_path):
     assert "line 3: legal_entity 'NOPE' is not a known legal entity code" in err
     assert "line 4: country 'Narnia' is not a country" in err
     assert "line 5: state 'Atlantis' is not a state or region of US" in err
-    assert "line 6: tax_authority is empty" in err
+    assert "line 6: tax_authority and tax_treatment are both empty" in err
     assert "line 7: US/CA for US-LLC already appears on line 2" in err
     assert TaxRule.objects.count() == 0
 
@@ -152,15 +152,18 @@ def test_quoted_newlines_do_not_shift_line_numbers(tmp_path):
 def test_exports_write_the_import_columns_to_stdout_or_a_file(tmp_path):
     entity = LegalEntityFactory(code="US-LLC", name="Acme, LLC", books_org_id="60001001", require_review=True)
     TaxRuleFactory(legal_entity=entity, country="US", state="CA", tax_authority="BOE_CA")
-    TaxRuleFactory(legal_entity=None, country="GB", state="", tax_authority="HMRC")
+    TaxRuleFactory(legal_entity=None, country="GB", state="", tax_authority="", tax_treatment="uk")
     out, _ = run("export_legal_entities")
     assert out == 'code,name,books_org_id,require_review\nUS-LLC,"Acme, LLC",60001001,true\n'
     out, _ = run("export_tax_map")
-    assert out == "legal_entity,country,state,tax_authority\n,GB,,HMRC\nUS-LLC,US,CA,BOE_CA\n"
+    out_expected = "legal_entity,country,state,tax_authority,tax_treatment\n,GB,,,uk\nUS-LLC,US,CA,BOE_CA,\n"
+    assert out == out_expected
     target = tmp_path / "tax.csv"
     out, _ = run("export_tax_map", "--output", str(target))
     assert out.strip() == f"Tax map: 2 row(s) written to {target}."
-    assert target.read_text() == "legal_entity,country,state,tax_authority\n,GB,,HMRC\nUS-LLC,US,CA,BOE_CA\n"
+    assert (
+        target.read_text() == "legal_entity,country,state,tax_authority,tax_treatment\n,GB,,,uk\nUS-LLC,US,CA,BOE_CA,\n"
+    )
 
 
 def test_an_export_imports_back_unchanged(tmp_path):
@@ -170,5 +173,5 @@ def test_an_export_imports_back_unchanged(tmp_path):
     run("export_tax_map", "--output", str(tmp_path / "tm.csv"))
     out1, _ = run("import_legal_entities", str(tmp_path / "le.csv"))
     out2, _ = run("import_tax_map", str(tmp_path / "tm.csv"))
-    assert "0 created, 0 updated, 3 unchanged" in out1
-    assert "0 created, 0 updated, 7 unchanged" in out2
+    assert "0 created, 0 updated, 4 unchanged" in out1
+    assert "0 created, 0 updated, 6 unchanged" in out2

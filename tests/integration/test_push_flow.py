@@ -147,8 +147,15 @@ def test_the_uk_entity_waits_for_review_then_pushes(press, sandbox, django_captu
     push.refresh_from_db()
     assert push.state == "pushed" and push.reviewed_by == reviewer
     [invoice] = invoices(sandbox, UK_ORG, deal_id(5))
-    assert {ln["tax_name"] for ln in invoice["line_items"]} == {"Standard Rate"}
-    assert invoice["tax_authority_name"] == "HMRC"
+    # UK edition: VAT by rate and the invoice's vat_treatment; no authority anywhere.
+    assert [(ln["name"], ln["tax_name"]) for ln in invoice["line_items"]] == [
+        ("Widget Pro", "Standard Rate"),
+        ("Gadget", "Reduced Rate"),
+        ("Installation", ""),
+    ]
+    assert invoice["vat_treatment"] == "uk" and invoice["tax_authority_id"] == ""
+    assert [c["vat_treatment"] for c in sandbox.orgs[UK_ORG].contacts.values()] == ["uk"]  # the customer agrees
+    assert invoice["tax_total"] == Decimal("950.00") + Decimal("28.00")  # 20 % of 4,750 + 5 % of 560
 
 
 def test_india_matches_an_en_dash_sku_and_creates_a_new_item(press, sandbox):
@@ -156,9 +163,14 @@ def test_india_matches_an_en_dash_sku_and_creates_a_new_item(press, sandbox):
     _, reliance = press(deal_id(7))
     assert InvoicePush.objects.get(pk=tata["push_id"]).state == "pushed"
     assert InvoicePush.objects.get(pk=reliance["push_id"]).state == "pushed"
-    assert invoices(sandbox, IN_ORG, deal_id(6))[0]["line_items"][0]["tax_name"] == "GST18 (KA)"
+    [intra] = invoices(sandbox, IN_ORG, deal_id(6))  # Karnataka, the organization's home state
+    assert intra["line_items"][0]["tax_name"] == "GST18" and intra["place_of_supply"] == "KA"
+    assert intra["gst_treatment"] == "business_gst"
     new = [i for i in sandbox.orgs[IN_ORG].items.values() if i["sku"] == "QW-800"]
-    assert len(new) == 1 and invoices(sandbox, IN_ORG, deal_id(7))[0]["line_items"][0]["tax_name"] == "GST18 (MH)"
+    [inter] = invoices(sandbox, IN_ORG, deal_id(7))  # Maharashtra
+    assert len(new) == 1 and inter["line_items"][0]["tax_name"] == "IGST18" and inter["place_of_supply"] == "MH"
+    tata_customer = sandbox.orgs[IN_ORG].contacts[intra["customer_id"]]
+    assert (tata_customer["gst_treatment"], tata_customer["place_of_contact"]) == ("business_gst", "KA")
     assert ItemLink.objects.get(organization_id=IN_ORG, crm_product_id="5725767000000300008").created_in_books
     assert sandbox.crm["Products"]["5725767000000300008"]["Books_Item_Id"] == new[0]["item_id"]
 

@@ -204,8 +204,8 @@ def test_one_organization_failing_does_not_stop_reconciliation_of_the_others(san
 
     LegalEntity.objects.create(code="GHOST", name="Ghost GmbH", books_org_id="60009999")  # Books: unknown org
     results = {r["organization_id"]: r for r in reconcile_all() if r["organization_id"]}
-    assert set(results) == {US_ORG, "60002002", "60003003", "60009999"}
-    assert results["60009999"]["failed"] and sum(1 for r in results.values() if not r["failed"]) == 3
+    assert set(results) == {US_ORG, "60002002", "60003003", "60004004", "60009999"}
+    assert results["60009999"]["failed"] and sum(1 for r in results.values() if not r["failed"]) == 4
 
 
 def test_settings_refuse_a_deadline_within_the_task_time_limit():
@@ -230,8 +230,8 @@ def test_demo_setup_loads_the_tables_and_the_logins():
     with django_settings_debug():
         call_command("demo_setup", verbosity=0)
         call_command("demo_setup", verbosity=0)  # twice is the same as once
-    assert set(LegalEntity.objects.values_list("code", flat=True)) == {"US-LLC", "UK-LTD", "IN-PVT"}
-    assert TaxRule.objects.count() == 7
+    assert set(LegalEntity.objects.values_list("code", flat=True)) == {"US-LLC", "UK-LTD", "IN-PVT", "CA-INC"}
+    assert TaxRule.objects.count() == 6
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
@@ -273,8 +273,8 @@ def test_the_zoho_sandbox_command_serves_the_demo_over_http(settings):
             except httpx.HTTPError:
                 assert time.monotonic() < deadline and proc.poll() is None, "the sandbox did not start"
                 time.sleep(0.2)
-        assert set(summary["organizations"]) == {US_ORG, "60002002", "60003003"}
-        assert summary["crm"]["Deals"] == 13
+        assert set(summary["organizations"]) == {US_ORG, "60002002", "60003003", "60004004"}
+        assert summary["crm"]["Deals"] == 15
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
         assert "Generate Invoice" in page and "Lose webhooks" in page
         form = {

@@ -1,0 +1,108 @@
+"""Zoho Books editions, as Invoice Bridge plans taxes for them (CONTRACT.md §5, §6). One place for: which
+edition an organization's country means, which editions have tax authorities, the treatment words each
+edition knows, Books' own Indian state codes, and the check a tax-map row must pass for its entity."""
+
+from __future__ import annotations
+
+from integration.normalize import normalize_name
+
+US, CANADA, UK, INDIA, GCC, OTHER = "us", "canada", "uk", "india", "gcc", "other"
+LABELS = {US: "US", CANADA: "Canada", UK: "UK", INDIA: "India (GST)", GCC: "GCC", OTHER: "other"}
+EDITION_BY_COUNTRY = {"US": US, "CA": CANADA, "GB": UK, "IN": INDIA}
+EDITION_BY_COUNTRY.update(dict.fromkeys(["AE", "SA", "BH", "KW", "OM", "QA"], GCC))
+WITH_AUTHORITIES = (US, CANADA)
+TREATMENTS = {
+    UK: ("uk", "overseas", "eu_vat_registered"),  # the invoice's vat_treatment
+    INDIA: ("business_gst", "business_none", "overseas", "consumer"),  # the invoice's gst_treatment
+    GCC: ("vat_registered", "vat_not_registered", "gcc_vat_registered", "gcc_vat_not_registered", "non_gcc"),
+}
+TREATMENT_FIELD = {UK: "vat_treatment", INDIA: "gst_treatment", GCC: "tax_treatment", OTHER: "tax_treatment"}
+
+# Books' two-letter codes for Indian states (place_of_supply), with the other codes people write for them
+# (ISO 3166-2:IN, old and new). Where Books and ISO differ, Books' code is what the invoice must carry.
+INDIA_STATES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("AN", "Andaman and Nicobar Islands", ()),
+    ("AD", "Andhra Pradesh", ("AP",)),
+    ("AR", "Arunachal Pradesh", ()),
+    ("AS", "Assam", ()),
+    ("BR", "Bihar", ()),
+    ("CH", "Chandigarh", ()),
+    ("CG", "Chhattisgarh", ("CT",)),
+    ("DN", "Dadra and Nagar Haveli and Daman and Diu", ("DH", "DD")),
+    ("DL", "Delhi", ()),
+    ("GA", "Goa", ()),
+    ("GJ", "Gujarat", ()),
+    ("HR", "Haryana", ()),
+    ("HP", "Himachal Pradesh", ()),
+    ("JK", "Jammu and Kashmir", ()),
+    ("JH", "Jharkhand", ()),
+    ("KA", "Karnataka", ()),
+    ("KL", "Kerala", ()),
+    ("LA", "Ladakh", ()),
+    ("LD", "Lakshadweep", ()),
+    ("MP", "Madhya Pradesh", ()),
+    ("MH", "Maharashtra", ()),
+    ("MN", "Manipur", ()),
+    ("ML", "Meghalaya", ()),
+    ("MZ", "Mizoram", ()),
+    ("NL", "Nagaland", ()),
+    ("OR", "Odisha", ("OD",)),
+    ("PY", "Puducherry", ()),
+    ("PB", "Punjab", ()),
+    ("RJ", "Rajasthan", ()),
+    ("SK", "Sikkim", ()),
+    ("TN", "Tamil Nadu", ()),
+    ("TS", "Telangana", ("TG",)),
+    ("TR", "Tripura", ()),
+    ("UP", "Uttar Pradesh", ()),
+    ("UK", "Uttarakhand", ("UT", "UL")),
+    ("WB", "West Bengal", ()),
+]
+_INDIA_LOOKUP = {}
+for _code, _name, _aliases in INDIA_STATES:
+    for _key in (_code, _name, *_aliases):
+        _INDIA_LOOKUP[normalize_name(_key)] = _code
+
+
+def edition_for_country(country: str | None) -> str:
+    """The edition an organization in this ISO country has ('' when the country is unknown)."""
+    if not country:
+        return ""
+    return EDITION_BY_COUNTRY.get(country, OTHER)
+
+
+def has_authorities(edition: str) -> bool:
+    return edition in WITH_AUTHORITIES
+
+
+def india_state_code(value: str | None) -> str | None:
+    """Books' code for an Indian state written as a Books code, an ISO code or a name; None if unknown."""
+    text = str(value or "").strip()
+    if text.upper().startswith("IN-"):
+        text = text[3:]
+    return _INDIA_LOOKUP.get(normalize_name(text)) if text else None
+
+
+def tax_rule_problems(edition: str, *, tax_authority: str, tax_treatment: str, entity_label: str = "") -> list[str]:
+    """What is wrong with a tax-map row for an entity of this edition ('' edition: not learnt yet, so only the
+    edition-free checks). The CSV import and the dashboard's tax-map screen both use this."""
+    problems = []
+    if tax_authority and tax_treatment:
+        problems.append("give either tax_authority or tax_treatment, not both")
+    if not tax_authority and not tax_treatment:
+        problems.append("tax_authority and tax_treatment are both empty")
+    if len(tax_authority) > 100:
+        problems.append("tax_authority is longer than 100 characters")
+    if not edition or problems:
+        return problems
+    who = f"{entity_label} is in the {LABELS[edition]} edition" if entity_label else f"the {LABELS[edition]} edition"
+    if has_authorities(edition):
+        if not tax_authority:
+            problems.append(f"{who}, which taxes by tax authority: give tax_authority, not tax_treatment")
+    else:
+        if tax_authority:
+            problems.append(f"{who}, which has no tax authorities: give tax_treatment instead")
+        elif edition in TREATMENTS and tax_treatment not in TREATMENTS[edition]:
+            known = ", ".join(TREATMENTS[edition])
+            problems.append(f"tax_treatment {tax_treatment!r} is not one {who} knows ({known})")
+    return problems
