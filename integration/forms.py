@@ -41,3 +41,9 @@ class PushFilterForm(forms.Form):
 
     def state_or_none(self) -> str | None:
         return (self.cleaned_data.get("state") or None) if self.is_valid() else None
+
+
+class RejectForm(forms.Form):
+    """A reviewer's reason for rejecting a push (optional)."""
+
+    reason = forms.CharField(required=False, max_length=500, strip=True)

@@ -35,7 +35,9 @@ from sandbox.wire import (
 )
 
 FIDELITY = """\
-Modelled from ZOHO_API.md: OAuth refresh (body credentials; invalid_code / invalid_client in a 200 body;
+Modelled from Zoho's API documents: Books editions (US authorities; Canada tax agencies; UK VAT rates and
+vat_treatment, no authorities; India GST groups, IGST, CGST/SGST components, gst_treatment and place_of_supply
+in Books' state codes); GET /organizations and /organizations/{id}; OAuth refresh (body credentials; invalid_code / invalid_client in a 200 body;
 10 refreshes per 10 minutes per refresh token → 400 Access Denied; at most 10 live access tokens, the oldest
 silently invalidated; 1-hour expiry on the sandbox clock); Books v3 envelopes with code != 0 errors,
 401/57, 404/1002, 400/4 validation, 429/44 per-organization 100/minute (sliding 60 s, Retry-After optional),
@@ -48,8 +50,9 @@ fire "Default payload" webhooks with a custom token header.
 Simplified or assumed (unconfirmed publicly): duplicate contact names rejected (code 3062) and duplicate
 item names rejected (code 1001); reference_number filter is exact; only accepted calls count toward the
 per-minute window; payments on draft invoices are refused; partially paid invoices stay partially_paid
-when past due; CRM credit limits are not modelled (inject 429s with a fault instead); every demo
-organization uses tax authorities (real Books exposes them in the US/CA editions).
+when past due; CRM credit limits are not modelled (inject 429s with a fault instead); a tax field from
+another edition, a missing treatment or place of supply on a taxed invoice, and a line tax that does not fit
+the supply are refused (Zoho does not document its answer; the sandbox takes the harsher one).
 """
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from integration import selectors
-from integration.forms import PushFilterForm
+from integration.forms import PushFilterForm, RejectForm
 from integration.models import InvoicePush
+from integration.services.review import PushStateError, push_approve, push_reject
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -35,3 +38,31 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 def push_detail(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     """One push: its plan, outcome and timeline; payments, credit notes and refunds from Books, read-only."""
     return render(request, "integration/push_detail.html", selectors.push_page(push_id=push_id))
+
+
+@require_POST
+@permission_required("integration.review_invoicepush", raise_exception=True)
+def push_approve_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """A reviewer approves a push waiting for review: its invoice is created now."""
+    push = get_object_or_404(InvoicePush, pk=push_id)
+    try:
+        push_approve(push=push, user=request.user)
+        messages.success(request, f"Approved: push #{push.pk} is creating its invoice.")
+    except PushStateError as exc:
+        messages.error(request, str(exc))
+    return redirect("integration:push-detail", push_id=push.pk)
+
+
+@require_POST
+@permission_required("integration.review_invoicepush", raise_exception=True)
+def push_reject_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """A reviewer rejects a push waiting for review, with a reason."""
+    push = get_object_or_404(InvoicePush, pk=push_id)
+    form = RejectForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        push_reject(push=push, user=request.user, reason=reason)
+        messages.success(request, f"Rejected push #{push.pk}.")
+    except PushStateError as exc:
+        messages.error(request, str(exc))
+    return redirect("integration:push-detail", push_id=push.pk)

@@ -44,3 +44,24 @@ def test_a_revoked_zoho_token_shows_on_the_dashboard(client, sandbox):
         TokenManager.from_settings().get()
     client.force_login(UserFactory())
     assert "Zoho rejected the refresh token" in client.get(reverse("integration:dashboard")).content.decode()
+
+
+def test_a_reviewer_approves_or_rejects_a_push_on_its_page(client, press, sandbox, django_capture_on_commit_callbacks):
+    from sandbox.demo import UK_ORG, deal_id
+
+    _, reply = press(deal_id(5))  # the UK entity needs review
+    url = f"/pushes/{reply['push_id']}/"
+    client.force_login(UserFactory())  # no review permission
+    assert "A reviewer must approve it" in client.get(url).content.decode()
+    assert client.post(url + "approve/").status_code == 403
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(url).content.decode()
+    assert "Approve and create the invoice" in page and "Reject" in page
+    assert client.get(url + "approve/").status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(url + "approve/", follow=True)
+    assert "Approved: push" in done.content.decode()
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    assert len([i for i in sandbox.orgs[UK_ORG].invoices.values() if i["reference_number"] == deal_id(5)]) == 1
+    again = client.post(url + "reject/", {"reason": "too late"}, follow=True).content.decode()
+    assert "is pushed, not pending review" in again  # nothing changes
