@@ -118,6 +118,11 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
                 entity.save()
                 summary.created += 1
             elif any(getattr(entity, k) != v for k, v in values.items()):
+                if entity.books_org_id != values["books_org_id"]:
+                    # Another organization: what was read from Books about the old one no longer holds.
+                    entity.books_edition = entity.books_org_name = entity.books_currency = ""
+                    entity.books_country = entity.books_home_state = ""
+                    entity.books_checked_at = None
                 for k, v in values.items():
                     setattr(entity, k, v)
                 entity._change_reason = source

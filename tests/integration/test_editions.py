@@ -152,3 +152,15 @@ def test_tax_map_rows_are_checked_against_the_entitys_edition(press, sandbox):
     ]
     four_columns = io.StringIO("legal_entity,country,state,tax_authority\nCA-INC,CA,QC,CRA\n")
     assert tax_map_import(file=four_columns).created == 1  # a four-column file stays valid
+
+
+def test_moving_an_entity_to_another_organization_forgets_its_edition(press, sandbox):
+    from integration.services.config_tables import legal_entities_import
+
+    call_command("test_connection", "UK-LTD", stdout=io.StringIO())
+    assert LegalEntity.objects.get(code="UK-LTD").books_edition == "uk"
+    legal_entities_import(
+        file=io.StringIO("code,name,books_org_id,require_review\nUK-LTD,Acme Widgets Ltd,60009999,true\n")
+    )
+    entity = LegalEntity.objects.get(code="UK-LTD")
+    assert (entity.books_edition, entity.books_org_name, entity.books_checked_at) == ("", "", None)
