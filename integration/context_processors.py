@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from integration import selectors
+from integration.views.access import has_role
 
 
 def zoho_status(request: HttpRequest) -> dict:
-    if not request.user.is_authenticated:
-        return {}
+    if not has_role(request.user):
+        return {}  # no role, no data
     return {"token_problem": selectors.zoho_token_problem(), "books_pauses": selectors.books_pauses()}

@@ -47,3 +47,31 @@ class RejectForm(forms.Form):
     """A reviewer's reason for rejecting a push (optional)."""
 
     reason = forms.CharField(required=False, max_length=500, strip=True)
+
+
+class TaxRuleForm(forms.Form):
+    """One tax-map row on the screen; the checks are the CSV import's (services.config_tables.tax_rule_clean)."""
+
+    legal_entity = forms.ChoiceField(required=False, help_text="Blank: every legal entity.")
+    country = forms.CharField(max_length=60, help_text="ISO code or name: US, GB, India…")
+    state = forms.CharField(max_length=60, required=False, help_text="Code or name; blank: the whole country.")
+    tax_authority = forms.CharField(max_length=100, required=False, help_text="US and Canada: the Books tax authority.")
+    tax_treatment = forms.CharField(
+        max_length=40, required=False, help_text="UK, India and others: the treatment word."
+    )
+
+    def __init__(self, *args, entity_codes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["legal_entity"].choices = [("", "All entities"), *((c, c) for c in entity_codes)]
+
+
+class RuleTesterForm(forms.Form):
+    """Which tax-map rule applies to a customer in this country and state, for this entity?"""
+
+    legal_entity = forms.ChoiceField()
+    country = forms.CharField(max_length=60)
+    state = forms.CharField(max_length=60, required=False)
+
+    def __init__(self, *args, entity_codes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["legal_entity"].choices = [(c, c) for c in entity_codes]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integration.views import pushes
+from integration.views import pushes, tables
 
 app_name = "integration"
 urlpatterns = [
@@ -8,4 +8,9 @@ urlpatterns = [
     path("pushes/<int:push_id>/", pushes.push_detail, name="push-detail"),
     path("pushes/<int:push_id>/approve/", pushes.push_approve_view, name="push-approve"),
     path("pushes/<int:push_id>/reject/", pushes.push_reject_view, name="push-reject"),
+    path("tables/", tables.tables, name="tables"),
+    path("tables/tax-rules/add/", tables.tax_rule_add, name="tax-rule-add"),
+    path("tables/tax-rules/<int:rule_id>/", tables.tax_rule_edit, name="tax-rule-edit"),
+    path("tables/tax-rules/<int:rule_id>/delete/", tables.tax_rule_remove, name="tax-rule-delete"),
+    path("tables/entities/<str:code>/test-connection/", tables.entity_test_connection, name="entity-test-connection"),
 ]

@@ -133,78 +133,116 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
     return summary
 
 
+def tax_rule_clean(row: dict[str, str], entities: dict[str, LegalEntity]) -> tuple[dict, list[str]]:
+    """One tax-map row as the CSV or the screen gives it → (values for a `TaxRule`, problems in plain words).
+    Countries and states are normalized; the row is checked against its entity's Books edition when known."""
+    problems = []
+    entity_code = row.get("legal_entity", "").strip()
+    authority, treatment = row.get("tax_authority", "").strip(), row.get("tax_treatment", "").strip()
+    entity = entities.get(entity_code)
+    if entity_code and entity is None:
+        problems.append(f"legal_entity {entity_code!r} is not a known legal entity code")
+    raw_country, raw_state = row.get("country", "").strip(), row.get("state", "").strip()
+    country = normalize_country(raw_country)
+    state: str | None = ""
+    if not raw_country:
+        problems.append("country is empty")
+    elif country is None:
+        problems.append(f"country {raw_country!r} is not a country (use an ISO code such as US, GB or IN)")
+    else:
+        state = normalize_state(country, raw_state)
+        if state is None:
+            problems.append(f"state {raw_state!r} is not a state or region of {country}")
+    problems += tax_rule_problems(
+        entity.books_edition if entity else "",
+        tax_authority=authority,
+        tax_treatment=treatment,
+        entity_label=f"legal entity {entity_code}",
+    )
+    values = {
+        "legal_entity": entity,
+        "country": country or "",
+        "state": state or "",
+        "tax_authority": authority,
+        "tax_treatment": treatment,
+    }
+    return values, problems
+
+
 def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
     """Upsert tax rules by (legal_entity, country, state) from a CSV:
-    legal_entity,country,state,tax_authority[,tax_treatment]. Each row is checked against its entity's Books
-    edition where it is known: an authority where the edition has them, a treatment word it knows otherwise."""
+    legal_entity,country,state,tax_authority[,tax_treatment]. Each row is checked by `tax_rule_clean`, the
+    same check the tax-map screen uses."""
     errors: list[str] = []
     entities = {e.code: e for e in LegalEntity.objects.all()}
-    parsed: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    parsed: dict[tuple[str, str, str], tuple[int, dict]] = {}
     for line, row in _rows(file, TAX_MAP_COLUMNS, TAX_MAP_OPTIONAL):
         if "__extra__" in row:
             errors.append(f"line {line}: more values than columns")
             continue
-        problems = []
-        entity_code, authority, treatment = row["legal_entity"], row["tax_authority"], row["tax_treatment"]
-        entity = entities.get(entity_code)
-        if entity_code and entity is None:
-            problems.append(f"legal_entity {entity_code!r} is not a known legal entity code")
-        country = normalize_country(row["country"])
-        state: str | None = ""
-        if not row["country"]:
-            problems.append("country is empty")
-        elif country is None:
-            problems.append(f"country {row['country']!r} is not a country (use an ISO code such as US, GB or IN)")
-        else:
-            state = normalize_state(country, row["state"])
-            if state is None:
-                problems.append(f"state {row['state']!r} is not a state or region of {country}")
-        problems += tax_rule_problems(
-            entity.books_edition if entity else "",
-            tax_authority=authority,
-            tax_treatment=treatment,
-            entity_label=f"legal entity {entity_code}",
-        )
-        if not problems:
-            key = (entity_code, country, state)
-            if key in parsed:
-                where = f"{country}/{state}" if state else country
-                problems.append(f"{where} for {entity_code or 'all entities'} already appears on line {parsed[key][0]}")
+        values, problems = tax_rule_clean(row, entities)
+        key = (row["legal_entity"], values["country"], values["state"])
+        if not problems and key in parsed:
+            where = f"{values['country']}/{values['state']}" if values["state"] else values["country"]
+            problems.append(
+                f"{where} for {row['legal_entity'] or 'all entities'} already appears on line {parsed[key][0]}"
+            )
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        parsed[key] = (line, authority, treatment)
+        parsed[key] = (line, values)
     if errors:
         raise CsvImportError(errors)
 
     summary = ImportSummary()
     with transaction.atomic():
-        for (entity_code, country, state), (_, authority, treatment) in parsed.items():
+        for _, values in parsed.values():
             rule = (
                 TaxRule.objects.select_for_update()
                 .order_by()  # the default ordering joins legal entities, which FOR UPDATE refuses
-                .filter(legal_entity=entities.get(entity_code), country=country, state=state)
+                .filter(legal_entity=values["legal_entity"], country=values["country"], state=values["state"])
                 .first()
             )
             if rule is None:
-                rule = TaxRule(
-                    legal_entity=entities.get(entity_code),
-                    country=country,
-                    state=state,
-                    tax_authority=authority,
-                    tax_treatment=treatment,
-                )
+                rule = TaxRule(**values)
                 rule._change_reason = source
                 rule.save()
                 summary.created += 1
-            elif (rule.tax_authority, rule.tax_treatment) != (authority, treatment):
-                rule.tax_authority, rule.tax_treatment = authority, treatment
+            elif (rule.tax_authority, rule.tax_treatment) != (values["tax_authority"], values["tax_treatment"]):
+                rule.tax_authority, rule.tax_treatment = values["tax_authority"], values["tax_treatment"]
                 rule._change_reason = source
                 rule.save()
                 summary.updated += 1
             else:
                 summary.unchanged += 1
     return summary
+
+
+def tax_rule_save(*, rule: TaxRule | None, row: dict[str, str], source: str = "Tax map screen") -> TaxRule:
+    """Add or change one tax rule from the screen, with the CSV import's checks; `CsvImportError` (its
+    `errors` in plain words) when it cannot be saved, and then nothing changes."""
+    values, problems = tax_rule_clean(row, {e.code: e for e in LegalEntity.objects.all()})
+    if not problems:
+        clash = TaxRule.objects.filter(
+            legal_entity=values["legal_entity"], country=values["country"], state=values["state"]
+        ).exclude(pk=rule.pk if rule else None)
+        if clash.exists():
+            where = f"{values['country']}/{values['state']}" if values["state"] else values["country"]
+            entity = values["legal_entity"].code if values["legal_entity"] else "all entities"
+            problems.append(f"there is already a rule for {where} for {entity}: edit that one")
+    if problems:
+        raise CsvImportError(problems)
+    rule = rule or TaxRule()
+    for key, value in values.items():
+        setattr(rule, key, value)
+    rule._change_reason = source
+    rule.save()
+    return rule
+
+
+def tax_rule_delete(*, rule: TaxRule, source: str = "Tax map screen") -> None:
+    rule._change_reason = source
+    rule.delete()
 
 
 def legal_entities_export(*, out: TextIO) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,13 +12,14 @@ from integration import selectors
 from integration.forms import PushFilterForm, RejectForm
 from integration.models import InvoicePush
 from integration.services.review import PushStateError, push_approve, push_reject
+from integration.views.access import role_required
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-@login_required
+@role_required()
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """Pushes by state, the configuration tables at a glance, and any Zoho connection problem."""
     state = PushFilterForm(request.GET).state_or_none()
@@ -34,14 +34,14 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
+@role_required()
 def push_detail(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     """One push: its plan, outcome and timeline; payments, credit notes and refunds from Books, read-only."""
     return render(request, "integration/push_detail.html", selectors.push_page(push_id=push_id))
 
 
 @require_POST
-@permission_required("integration.review_invoicepush", raise_exception=True)
+@role_required("integration.review_invoicepush")
 def push_approve_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     """A reviewer approves a push waiting for review: its invoice is created now."""
     push = get_object_or_404(InvoicePush, pk=push_id)
@@ -54,7 +54,7 @@ def push_approve_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required("integration.review_invoicepush", raise_exception=True)
+@role_required("integration.review_invoicepush")
 def push_reject_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     """A reviewer rejects a push waiting for review, with a reason."""
     push = get_object_or_404(InvoicePush, pk=push_id)

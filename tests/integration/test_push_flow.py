@@ -442,7 +442,7 @@ def test_the_daily_cap_pauses_the_organization_without_spending_attempts(press, 
     assert len(sandbox.calls_to("GET", "/", org=US_ORG)) + len(sandbox.calls_to("POST", "/", org=US_ORG)) == refused
     assert InvoicePush.objects.get(deal_id=deal_id(4)).attempts == 0
 
-    client.force_login(UserFactory())
+    client.force_login(UserFactory(groups=["reviewer"]))
     html = client.get("/").content.decode()
     assert f"Books' daily API limit is used up for organization {US_ORG}" in html
     assert press(deal_id(5))[0] == 202  # other organizations carry on

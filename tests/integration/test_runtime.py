@@ -95,7 +95,7 @@ def test_repeated_wrong_passwords_lock_the_login(client):
 
 
 def test_dashboard_pages_carry_csp_and_are_never_cached(client):
-    client.force_login(UserFactory())
+    client.force_login(UserFactory(groups=["reviewer"]))
     resp = client.get("/")
     assert resp.status_code == 200 and resp["Cache-Control"] == "no-store"
     csp = resp["Content-Security-Policy"]

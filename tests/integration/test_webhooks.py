@@ -132,7 +132,7 @@ def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
     assert page.status_code == 302  # login first
     from tests.factories import UserFactory
 
-    client.force_login(UserFactory())
+    client.force_login(UserFactory(groups=["reviewer"]))
     html = client.get(f"/pushes/{push.pk}/").content.decode()
     assert "CN-00001" in html and "45.00" in html and "Paid in full" in html
 
@@ -412,7 +412,7 @@ def test_a_cliq_post_whose_answer_was_lost_is_not_sent_again(hooks, invoice, cli
     assert post_row.state == "unconfirmed" and post_row.attempts == 1
     from tests.factories import UserFactory
 
-    client.force_login(UserFactory())
+    client.force_login(UserFactory(groups=["reviewer"]))
     html = client.get(f"/pushes/{post_row.push_id}/").content.decode()
     assert "unconfirmed" in html.lower() or "Unconfirmed" in html
 

@@ -1,0 +1,118 @@
+"""The configuration tables on screen: legal entities (with "test connection") and the tax map (add, edit,
+delete with the CSV import's checks, and a tester for which rule applies). Reviewers read; finance-admins edit."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from integration import selectors
+from integration.forms import RuleTesterForm, TaxRuleForm
+from integration.models import LegalEntity, TaxRule
+from integration.normalize import normalize_country, normalize_state
+from integration.services.config_tables import CsvImportError, tax_rule_delete, tax_rule_save
+from integration.services.entities import legal_entity_refresh
+from integration.views.access import role_required
+from integration.zoho.errors import ZohoError
+
+
+def _codes() -> list[str]:
+    return list(LegalEntity.objects.values_list("code", flat=True))
+
+
+def _rule_row(rule: TaxRule) -> dict:
+    return {
+        "legal_entity": rule.legal_entity.code if rule.legal_entity else "",
+        "country": rule.country,
+        "state": rule.state,
+        "tax_authority": rule.tax_authority,
+        "tax_treatment": rule.tax_treatment,
+    }
+
+
+@role_required("integration.view_taxrule")
+def tables(request: HttpRequest) -> HttpResponse:
+    """Legal entities and the tax map; the rule tester answers here too (GET with entity, country, state)."""
+    context = {**selectors.configuration_tables(), "form": TaxRuleForm(entity_codes=_codes())}
+    tester = RuleTesterForm(request.GET or None, entity_codes=_codes())
+    if tester.is_valid():
+        context["tested"] = _which_rule(tester.cleaned_data)
+    context["tester"] = tester
+    return render(request, "integration/tables.html", context)
+
+
+def _which_rule(data: dict) -> str:
+    country = normalize_country(data["country"])
+    if country is None:
+        return f"“{data['country']}” is not a country we recognise."
+    state = normalize_state(country, data["state"])
+    if state is None:
+        return f"“{data['state']}” is not a state or region of {country}."
+    entity = LegalEntity.objects.get(code=data["legal_entity"])
+    rule = selectors.tax_rule_for(legal_entity=entity, country=country, state=state)
+    where = f"{country}/{state}" if state else country
+    if rule is None:
+        return f"No rule applies to {where} for {entity.code}: a taxed deal there is blocked."
+    return f"For {where}, {entity.code} uses: {rule}."
+
+
+@require_POST
+@role_required("integration.add_taxrule")
+def tax_rule_add(request: HttpRequest) -> HttpResponse:
+    return _save(request, None, TaxRuleForm(request.POST, entity_codes=_codes()))
+
+
+@role_required("integration.change_taxrule")
+def tax_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = get_object_or_404(TaxRule.objects.select_related("legal_entity"), pk=rule_id)
+    if request.method == "POST":
+        return _save(request, rule, TaxRuleForm(request.POST, entity_codes=_codes()))
+    form = TaxRuleForm(initial=_rule_row(rule), entity_codes=_codes())
+    history = rule.history.select_related("history_user").order_by("-history_date")[:20]
+    return render(request, "integration/tax_rule_edit.html", {"rule": rule, "form": form, "history": history})
+
+
+def _save(request: HttpRequest, rule: TaxRule | None, form: TaxRuleForm) -> HttpResponse:
+    if form.is_valid():
+        try:
+            saved = tax_rule_save(rule=rule, row=form.cleaned_data)
+        except CsvImportError as exc:
+            for problem in exc.errors:
+                form.add_error(None, problem[0].upper() + problem[1:] + ".")
+        else:
+            messages.success(request, f"Saved: {saved}.")
+            return redirect("integration:tables")
+    template = "integration/tax_rule_edit.html" if rule else "integration/tables.html"
+    context = {"rule": rule, "form": form}
+    if rule is None:
+        context |= {**selectors.configuration_tables(), "tester": RuleTesterForm(entity_codes=_codes())}
+    return render(request, template, context, status=400)
+
+
+@require_POST
+@role_required("integration.delete_taxrule")
+def tax_rule_remove(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = get_object_or_404(TaxRule, pk=rule_id)
+    label = str(rule)
+    tax_rule_delete(rule=rule)
+    messages.success(request, f"Deleted: {label}.")
+    return redirect("integration:tables")
+
+
+@require_POST
+@role_required("integration.change_legalentity")
+def entity_test_connection(request: HttpRequest, code: str) -> HttpResponse:
+    """Read the entity's Books organization now: name, currency, edition, home state."""
+    entity = get_object_or_404(LegalEntity, code=code)
+    try:
+        legal_entity_refresh(entity=entity)
+    except ZohoError as exc:
+        messages.error(request, f"{entity.code}: Books organization {entity.books_org_id} could not be read: {exc}")
+    else:
+        messages.success(
+            request,
+            f"{entity.code}: connected to {entity.books_org_name} ({entity.books_currency}), {entity.edition_label}.",
+        )
+    return redirect("integration:tables")

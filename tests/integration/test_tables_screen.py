@@ -1,0 +1,101 @@
+"""The legal-entity and tax-map screen, and who may see what (CONTRACT.md §7): reviewers read, finance-admins
+edit with the CSV import's checks, users without a role see nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.models import LegalEntity, TaxRule
+from tests.factories import InvoicePushFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finance(client):
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    return client
+
+
+@pytest.mark.parametrize("url", ["/", "/tables/", "/pushes/{push}/"])
+def test_a_user_without_a_role_sees_a_page_saying_so_and_no_data(client, demo_config, url):
+    push = InvoicePushFactory(deal_name="Secret deal")
+    client.force_login(UserFactory())
+    resp = client.get(url.format(push=push.pk))
+    page = resp.content.decode()
+    assert resp.status_code == 403 and "You have no role yet" in page
+    assert "Secret deal" not in page and "US-LLC" not in page and "BOE_CA" not in page
+
+
+@pytest.mark.parametrize("url", ["/", "/tables/", "/pushes/1/"])
+def test_anonymous_users_are_sent_to_log_in(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/")
+
+
+def test_a_reviewer_reads_the_tables_but_cannot_change_them(client, demo_config):
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get("/tables/").content.decode()
+    assert "BOE_CA" in page and "business_gst" in page
+    assert "Add the rule" not in page and "Test connection" not in page and ">Edit<" not in page
+    rule = TaxRule.objects.first()
+    row = {"legal_entity": "", "country": "US", "state": "TX", "tax_authority": "TX_CPA"}
+    assert client.post("/tables/tax-rules/add/", row).status_code == 403
+    assert client.post(f"/tables/tax-rules/{rule.pk}/delete/").status_code == 403
+    assert client.get(f"/tables/tax-rules/{rule.pk}/").status_code == 403
+    assert client.post("/tables/entities/US-LLC/test-connection/").status_code == 403
+    assert TaxRule.objects.count() == 6
+
+
+def test_finance_adds_a_rule_and_a_bad_one_is_refused_in_plain_words(finance, demo_config):
+    done = finance.post(
+        "/tables/tax-rules/add/",
+        {"legal_entity": "US-LLC", "country": "United States", "state": "Texas", "tax_authority": "TX_CPA"},
+        follow=True,
+    )
+    assert "Saved: US/TX (US-LLC) → TX_CPA." in done.content.decode()
+    assert TaxRule.objects.filter(country="US", state="TX", tax_authority="TX_CPA").exists()
+    for row, problem in [
+        ({"country": "US", "state": "Atlantis", "tax_authority": "X"}, "State &#x27;Atlantis&#x27; is not a state"),
+        ({"country": "US", "state": "TX", "tax_authority": "X", "legal_entity": "US-LLC"}, "already a rule for US/TX"),
+        (
+            {"country": "GB", "tax_authority": "HMRC", "tax_treatment": "uk"},
+            "Give either tax_authority or tax_treatment",
+        ),
+    ]:
+        resp = finance.post("/tables/tax-rules/add/", {"legal_entity": "", "state": "", **row})
+        assert resp.status_code == 400 and problem in resp.content.decode(), problem
+    assert TaxRule.objects.count() == 7
+
+
+def test_finance_tests_the_connection_then_the_edition_checks_apply(finance, demo_config, sandbox):
+    done = finance.post("/tables/entities/UK-LTD/test-connection/", follow=True).content.decode()
+    assert "UK-LTD: connected to Acme Widgets Ltd (GBP), UK, home state England." in done
+    assert LegalEntity.objects.get(code="UK-LTD").books_edition == "uk"
+    resp = finance.post(
+        "/tables/tax-rules/add/", {"legal_entity": "UK-LTD", "country": "GB", "state": "SCT", "tax_authority": "HMRC"}
+    )
+    assert resp.status_code == 400
+    assert "which has no tax authorities: give tax_treatment instead" in resp.content.decode()
+
+
+def test_finance_edits_and_deletes_a_rule_and_sees_its_history(finance, demo_config):
+    rule = TaxRule.objects.get(country="US", state="NY")
+    page = finance.get(f"/tables/tax-rules/{rule.pk}/").content.decode()
+    assert "NYS_DTF" in page and "CSV import" in page  # the history says where it came from
+    finance.post(
+        f"/tables/tax-rules/{rule.pk}/",
+        {"legal_entity": "US-LLC", "country": "US", "state": "NY", "tax_authority": "NY_DTF"},
+    )
+    rule.refresh_from_db()
+    assert rule.tax_authority == "NY_DTF"
+    assert "Tax map screen" in finance.get(f"/tables/tax-rules/{rule.pk}/").content.decode()
+    finance.post(f"/tables/tax-rules/{rule.pk}/delete/")
+    assert not TaxRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_the_rule_tester_says_which_rule_applies(finance, demo_config):
+    page = finance.get("/tables/", {"legal_entity": "US-LLC", "country": "USA", "state": "California"})
+    assert "For US/CA, US-LLC uses: US/CA (US-LLC) → BOE_CA." in page.content.decode()
+    page = finance.get("/tables/", {"legal_entity": "US-LLC", "country": "US", "state": "TX"})
+    assert "No rule applies to US/TX for US-LLC: a taxed deal there is blocked." in page.content.decode()
