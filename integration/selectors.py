@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from integration.models import BooksPause, InvoicePush, InvoiceSync, LegalEntity, TaxRule
+from integration.models import BooksPause, CliqPost, InvoicePush, InvoiceSync, LegalEntity, TaxRule, WebhookDelivery
 from integration.zoho.auth import current_fatal_error, token_state
 
 
@@ -95,3 +95,17 @@ def health_report() -> dict:
         report["zoho_token"] = token_state()
         report["books_paused"] = [p.organization_id for p in books_pauses()]
     return report
+
+
+def deliveries_page(*, state: str | None = None, limit: int = 200) -> dict:
+    """The latest webhook deliveries (optionally in one state) and Cliq posts, newest first."""
+    deliveries = WebhookDelivery.objects.order_by("-received_at")
+    if state:
+        deliveries = deliveries.filter(state=state)
+    return {
+        "deliveries": deliveries[:limit],
+        "cliq_posts": CliqPost.objects.select_related("push").order_by("-created_at")[:limit],
+        "delivery_counts": dict(
+            WebhookDelivery.objects.values_list("state").order_by().annotate(n=Count("id")).values_list("state", "n")
+        ),
+    }

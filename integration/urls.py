@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integration.views import pushes, tables
+from integration.views import deliveries, pushes, tables
 
 app_name = "integration"
 urlpatterns = [
@@ -8,6 +8,10 @@ urlpatterns = [
     path("pushes/<int:push_id>/", pushes.push_detail, name="push-detail"),
     path("pushes/<int:push_id>/approve/", pushes.push_approve_view, name="push-approve"),
     path("pushes/<int:push_id>/reject/", pushes.push_reject_view, name="push-reject"),
+    path("pushes/<int:push_id>/replay/", pushes.push_replay_view, name="push-replay"),
+    path("deliveries/", deliveries.deliveries, name="deliveries"),
+    path("deliveries/<int:delivery_id>/retry/", deliveries.delivery_retry, name="delivery-retry"),
+    path("cliq/<int:post_id>/retry/", deliveries.cliq_retry, name="cliq-retry"),
     path("tables/", tables.tables, name="tables"),
     path("tables/tax-rules/add/", tables.tax_rule_add, name="tax-rule-add"),
     path("tables/tax-rules/<int:rule_id>/", tables.tax_rule_edit, name="tax-rule-edit"),

@@ -77,6 +77,17 @@ def cliq_post_send(*, post_id: int) -> None:
     CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
 
 
+def cliq_post_retry(*, post: CliqPost) -> bool:
+    """Send a failed post again (a person asked to); False when it is not failed. An unconfirmed post is never
+    resent from here: Cliq may already show it."""
+    moved = CliqPost.objects.filter(pk=post.pk, state=CliqPost.State.FAILED).update(
+        state=CliqPost.State.PENDING, error=""
+    )
+    if moved:
+        after_commit(cliq_post_task, post.pk)
+    return bool(moved)
+
+
 @shared_task(bind=True, name="integration.tasks.cliq_post_task")
 def cliq_post_task(self, post_id: int, attempt: int = 1, deferrals: int = 0) -> None:
     """Send one Cliq post; a Cliq failure is retried and never touches the CRM side."""

@@ -368,6 +368,17 @@ def parked_release(*, organization_id: str, invoice_id: str) -> int:
     return len(parked)
 
 
+def webhook_delivery_retry(*, delivery: WebhookDelivery) -> bool:
+    """Process a failed delivery again (a person asked to); False when it is not failed (nothing changes)."""
+    with transaction.atomic():
+        moved = WebhookDelivery.objects.filter(pk=delivery.pk, state=WebhookDelivery.State.FAILED).update(
+            state=WebhookDelivery.State.RECEIVED, note="Retried from the dashboard."
+        )
+        if moved:
+            after_commit(webhook_process_task, delivery.pk)
+    return bool(moved)
+
+
 @shared_task(bind=True, name="integration.tasks.webhook_process_task")
 def webhook_process_task(self, delivery_id: int, attempt: int = 1, deferrals: int = 0) -> None:
     """Re-read a Books webhook's entity and sync the deal(s); Zoho trouble is retried with backoff."""

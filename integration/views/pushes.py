@@ -11,7 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from integration import selectors
 from integration.forms import PushFilterForm, RejectForm
 from integration.models import InvoicePush
-from integration.services.review import PushStateError, push_approve, push_reject
+from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
 
 
@@ -63,6 +63,20 @@ def push_reject_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     try:
         push_reject(push=push, user=request.user, reason=reason)
         messages.success(request, f"Rejected push #{push.pk}.")
+    except PushStateError as exc:
+        messages.error(request, str(exc))
+    return redirect("integration:push-detail", push_id=push.pk)
+
+
+@require_POST
+@role_required("integration.review_invoicepush")
+def push_replay_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """A reviewer replays a failed push: it resumes from the step that failed."""
+    push = get_object_or_404(InvoicePush, pk=push_id)
+    try:
+        push_replay(push=push, user=request.user)
+        push.refresh_from_db()
+        messages.success(request, f"Replayed: push #{push.pk} is {push.get_state_display().lower()}.")
     except PushStateError as exc:
         messages.error(request, str(exc))
     return redirect("integration:push-detail", push_id=push.pk)

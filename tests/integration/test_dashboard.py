@@ -64,3 +64,22 @@ def test_a_reviewer_approves_or_rejects_a_push_on_its_page(client, press, sandbo
     assert len([i for i in sandbox.orgs[UK_ORG].invoices.values() if i["reference_number"] == deal_id(5)]) == 1
     again = client.post(url + "reject/", {"reason": "too late"}, follow=True).content.decode()
     assert "is pushed, not pending review" in again  # nothing changes
+
+
+def test_a_reviewer_replays_a_failed_push_from_its_page(client, press, sandbox, django_capture_on_commit_callbacks):
+    from sandbox.demo import deal_id
+
+    sandbox.crm_locked.add(deal_id(2))  # the invoice is created but the deal cannot be stamped: failed
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed"
+    url = f"/pushes/{push.pk}/"
+    client.force_login(UserFactory(groups=["reviewer"]))
+    assert "Replay this push" in client.get(url).content.decode()
+    sandbox.crm_locked.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(url + "replay/", follow=True).content.decode()
+    assert "Replayed: push" in page
+    push.refresh_from_db()
+    assert push.state == "pushed" and sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == push.invoice_id
+    assert "is pushed, not failed" in client.post(url + "replay/", follow=True).content.decode()

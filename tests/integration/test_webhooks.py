@@ -449,3 +449,41 @@ def test_credits_applied_from_a_credit_note_count_and_void_ones_do_not(hooks, in
     api("POST", f"/creditnotes/{mistake['creditnote_id']}/status/void")
     hooks.flush_webhooks()
     assert deal(hooks)["Credited_Amount"] == Decimal("30.00")
+
+
+def test_the_deliveries_screen_lists_and_retries_failed_deliveries_and_posts(
+    hooks, invoice, client, django_capture_on_commit_callbacks
+):
+    from tests.factories import UserFactory
+
+    hooks.add_fault("error", method="GET", path=f"/invoices/{invoice['invoice_id']}", count=100)
+    hooks.outbox.clear()
+    hooks.emit_webhook(US_ORG, "invoice", {"invoice_id": invoice["invoice_id"]})
+    hooks.flush_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed"
+    client.force_login(UserFactory())
+    assert client.get("/deliveries/").status_code == 403  # no role, no data
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get("/deliveries/?state=failed").content.decode()
+    assert f"invoice {invoice['invoice_id']}" in page and "Gave up after 3 attempts" in page and "Retry" in page
+    hooks.faults.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/deliveries/{delivery.pk}/retry/", follow=True).content.decode()
+    assert f"Delivery #{delivery.pk} is being processed again." in done
+    delivery.refresh_from_db()
+    assert delivery.state == "processed"
+    assert (
+        "has not failed; nothing to retry"
+        in client.post(f"/deliveries/{delivery.pk}/retry/", follow=True).content.decode()
+    )
+
+    hooks.add_fault("error", path="/api/v2/", count=100)
+    pay(hooks, invoice)
+    post_row = CliqPost.objects.get()
+    assert post_row.state == "failed"
+    hooks.faults.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/cliq/{post_row.pk}/retry/")
+    post_row.refresh_from_db()
+    assert post_row.state == "sent" and len(hooks.cliq_messages) == 1
