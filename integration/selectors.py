@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -109,3 +110,27 @@ def deliveries_page(*, state: str | None = None, limit: int = 200) -> dict:
             WebhookDelivery.objects.values_list("state").order_by().annotate(n=Count("id")).values_list("state", "n")
         ),
     }
+
+
+def setup_status() -> dict:
+    """Live status for the setup screen: the Zoho token, and per organization what was read from Books,
+    whether its taxes are known, the last webhook received and any daily-cap pause. No secrets."""
+    last = dict(
+        WebhookDelivery.objects.values("organization_id")
+        .order_by()
+        .annotate(at=Max("received_at"))
+        .values_list("organization_id", "at")
+    )
+    paused = {p.organization_id: p.until for p in books_pauses()}
+    rows = []
+    for entity in LegalEntity.objects.order_by("code"):
+        taxes = cache.get(f"books:taxes:{entity.books_org_id}")
+        rows.append(
+            {
+                "entity": entity,
+                "taxes": len(taxes) if taxes is not None else None,
+                "last_webhook": last.get(entity.books_org_id),
+                "paused_until": paused.get(entity.books_org_id),
+            }
+        )
+    return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}

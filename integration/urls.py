@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integration.views import deliveries, pushes, tables
+from integration.views import deliveries, pushes, setup, tables
 
 app_name = "integration"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("deliveries/", deliveries.deliveries, name="deliveries"),
     path("deliveries/<int:delivery_id>/retry/", deliveries.delivery_retry, name="delivery-retry"),
     path("cliq/<int:post_id>/retry/", deliveries.cliq_retry, name="cliq-retry"),
+    path("setup/", setup.setup, name="setup"),
     path("tables/", tables.tables, name="tables"),
     path("tables/tax-rules/add/", tables.tax_rule_add, name="tax-rule-add"),
     path("tables/tax-rules/<int:rule_id>/", tables.tax_rule_edit, name="tax-rule-edit"),

@@ -1,0 +1,90 @@
+"""The setup screen: what an admin needs, generated for this installation — and proof that the Deluge
+function it hands out signs exactly as our endpoint checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+
+from integration.models import InvoicePush
+from integration.setup_guide import deluge_function
+from sandbox.demo import deal_id
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run_deluge(source: str, *, deal: str, user: str, org_variables: dict[str, str], invokeurl) -> str:
+    """Evaluate the generated function the way Deluge would, statement by statement, for the few built-ins it
+    uses: getOrgVariable, Map.toString() (compact JSON), currenttime.toLong() (epoch ms), hmacsha256 (hex)."""
+    env: dict = {"deal_id": deal}
+    variable = re.search(r'secret = zoho\.crm\.getOrgVariable\("([^"]+)"\);', source).group(1)
+    env["secret"] = org_variables[variable]
+    fields = re.search(r"payload = \{(.*)\}\.toString\(\);", source).group(1)
+    assert fields == '"deal_id": deal_id, "user": zoho.loginuserid'
+    env["payload"] = json.dumps({"deal_id": deal, "user": user}, separators=(",", ":"))
+    assert "ts = zoho.currenttime.toLong().toString();" in source
+    env["ts"] = str(int(time.time() * 1000))
+    signed = re.search(r'signature = zoho\.encryption\.hmacsha256\(secret, (.+), "hex"\);', source).group(1)
+    assert signed == 'ts + "." + payload'
+    message = env["ts"] + "." + env["payload"]
+    env["signature"] = hmac.new(env["secret"].encode(), message.encode(), hashlib.sha256).hexdigest()
+    headers = {}
+    for name, value in re.findall(r'headers\.put\("([^"]+)", ([^)]+)\);', source):
+        headers[name] = value.strip('"') if value.startswith('"') else env[value]
+    url = re.search(r'url: "([^"]+)"', source).group(1)
+    assert re.search(r"parameters: payload", source) and re.search(r"type: POST", source)
+    reply = invokeurl(url, env["payload"], headers)
+    assert 'return response.get("message");' in source
+    return reply["message"]
+
+
+def test_the_generated_deluge_function_is_accepted_by_our_signature_check(client, press, settings):
+    source = deluge_function()
+    assert settings.CRM_BUTTON_SECRET not in source  # read from a CRM variable, never pasted in
+    assert f'url: "{settings.PUBLIC_BASE_URL}/api/crm/generate-invoice/"' in source
+
+    def invokeurl(url: str, body: str, headers: dict) -> dict:
+        path = url.removeprefix(settings.PUBLIC_BASE_URL)
+        extra = {k: v for k, v in headers.items() if k != "Content-Type"}
+        resp = client.post(path, body, content_type=headers["Content-Type"], headers=extra)
+        assert resp.status_code in (200, 202), resp.json()
+        return resp.json()
+
+    message = run_deluge(
+        source,
+        deal=deal_id(2),
+        user="ava@acme.example",
+        org_variables={"invoice_bridge_secret": settings.CRM_BUTTON_SECRET},
+        invokeurl=invokeurl,
+    )
+    assert message.startswith("Accepted") and InvoicePush.objects.filter(deal_id=deal_id(2)).exists()
+    with pytest.raises(AssertionError):  # and a wrong secret in the CRM variable is refused
+        run_deluge(
+            source,
+            deal=deal_id(4),
+            user="ava@acme.example",
+            org_variables={"invoice_bridge_secret": "not-the-secret"},
+            invokeurl=invokeurl,
+        )
+
+
+def test_the_setup_screen_is_for_finance_admins_and_shows_no_secret(client, demo_config, settings):
+    client.force_login(UserFactory(groups=["reviewer"]))
+    assert client.get("/setup/").status_code == 403
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get("/setup/").content.decode()
+    assert "invoice_bridge_secret" in page and "Books_Customer_Id" in page and "ZohoBooks.invoices.ALL" in page
+    assert f"{settings.PUBLIC_BASE_URL}/api/books/webhook/60003003/" in page and "X-Webhook-Token" in page
+    for secret in (
+        settings.CRM_BUTTON_SECRET,
+        settings.BOOKS_WEBHOOK_TOKEN,
+        settings.ZOHO_CLIENT_SECRET,
+        "sandbox-zapikey",
+    ):
+        assert secret not in page

@@ -1,0 +1,98 @@
+"""What reviewers and finance do in the browser: approve a push waiting for review, fix the tax map for a
+blocked deal, and what a user without a role sees. Screenshots of each screen go to bench/results/screens/."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from integration.models import InvoicePush, TaxRule
+from sandbox.books import new_authority, new_tax
+from sandbox.demo import US_ORG, deal_id
+from tests.conftest import sign
+from tests.factories import UserFactory
+from tests.screens.conftest import snap
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def press(settings, deal: str) -> dict:
+    body = json.dumps({"deal_id": deal}).encode()
+    resp = Client().post(
+        "/api/crm/generate-invoice/",
+        body,
+        content_type="application/json",
+        headers=sign(body, secret=settings.CRM_BUTTON_SECRET),
+    )
+    return resp.json()
+
+
+def log_in(page, live_server, role: str | None) -> None:
+    UserFactory(username="someone", password="pw-for-tests", groups=[role] if role else [])
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "someone")
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")
+
+
+def test_a_reviewer_approves_a_pending_push_and_sees_it_pushed(browser, live_server, sandbox, demo_config, settings):
+    reply = press(settings, deal_id(5))  # the UK entity waits for review
+    page = browser.new_page()
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/pushes/{reply['push_id']}/")
+    expect(page.get_by_role("heading", name="Waiting for your review")).to_be_visible()
+    snap(page, "push-pending-review")
+    page.get_by_role("button", name="Approve and create the invoice").click()
+    expect(page.get_by_text("Approved: push")).to_be_visible()
+    expect(page.locator(".facts .state")).to_have_text("Pushed")
+    snap(page, "push-approved")
+    assert InvoicePush.objects.get(pk=reply["push_id"]).invoice_number.startswith("INV-")
+
+
+def test_finance_fixes_the_tax_map_for_a_blocked_deal(browser, live_server, sandbox, demo_config, settings):
+    # Books has a Texas authority with its tax; the tax map does not name it yet, so Umbrella's deal is blocked.
+    texas = new_authority(sandbox, sandbox.orgs[US_ORG], "TX_CPA", "Texas Comptroller of Public Accounts")
+    new_tax(sandbox, sandbox.orgs[US_ORG], "TX State Tax", "6.25", texas)
+    blocked = press(settings, deal_id(3))
+    assert blocked["status"] == "blocked" and "No tax authority for US/TX in entity US-LLC." in blocked["reasons"]
+
+    page = browser.new_page()
+    log_in(page, live_server, "finance-admin")
+    page.get_by_role("link", name="Legal entities & tax map").click()
+    page.select_option("select[name=legal_entity] >> nth=0", "US-LLC")
+    page.fill("form.stacked >> nth=0 >> input[name=country]", "United States")
+    page.fill("form.stacked >> nth=0 >> input[name=state]", "Texass")
+    page.fill("form.stacked >> nth=0 >> input[name=tax_authority]", "TX_CPA")
+    page.get_by_role("button", name="Add the rule").click()
+    expect(page.get_by_text("State 'Texass' is not a state or region of US.")).to_be_visible()
+    snap(page, "tax-map-refused")
+    page.fill("form.stacked >> nth=0 >> input[name=state]", "Texas")
+    page.get_by_role("button", name="Add the rule").click()
+    expect(page.get_by_text("Saved: US/TX (US-LLC) → TX_CPA.")).to_be_visible()
+    snap(page, "tax-map")
+    assert TaxRule.objects.filter(state="TX", tax_authority="TX_CPA").exists()
+
+    again = press(settings, deal_id(3))  # the AE presses Generate Invoice again
+    assert again["status"] == "queued" and InvoicePush.objects.get(pk=again["push_id"]).state == "pushed"
+
+
+def test_a_user_without_a_role_sees_nothing(browser, live_server, demo_config, settings):
+    page = browser.new_page()
+    log_in(page, live_server, None)
+    expect(page.get_by_role("heading", name="You have no role yet")).to_be_visible()
+    expect(page.get_by_text("US-LLC")).to_have_count(0)
+    snap(page, "no-role")
+
+
+def test_a_reviewer_cannot_edit_the_tax_map(browser, live_server, demo_config, settings):
+    page = browser.new_page()
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/tables/")
+    expect(page.get_by_text("BOE_CA")).to_be_visible()
+    expect(page.get_by_role("button", name="Add the rule")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    snap(page, "tables-reviewer")
