@@ -12,7 +12,7 @@ from django.db import transaction
 
 from integration.models import CustomerLink, InvoicePush, ItemLink
 from integration.normalize import normalize_sku
-from integration.services.review import PushStateError
+from integration.services.review import PushStateError, push_replay
 from integration.services.timeline import push_event
 from integration.zoho.books import BooksClient, books_id
 
@@ -49,7 +49,7 @@ def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) 
             },
         )
         item_ids = {k: v for k, v in locked.plan.get("item_ids", {}).items() if k != product_id}
-        locked.plan = {**locked.plan, "item_ids": item_ids}  # resolved again from the link on replay
+        locked.plan = {**locked.plan, "item_ids": item_ids, "decisions": _settled(locked.plan, product_id)}
         locked.save(update_fields=["plan", "updated_at"])
         push_event(
             push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
@@ -66,7 +66,11 @@ def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
     with transaction.atomic():
         locked = _lock_idle(push)
         confirmed = set(locked.plan.get("confirmed_new", [])) | {product_id}
-        locked.plan = {**locked.plan, "confirmed_new": sorted(confirmed)}
+        locked.plan = {
+            **locked.plan,
+            "confirmed_new": sorted(confirmed),
+            "decisions": _settled(locked.plan, product_id),
+        }
         locked.save(update_fields=["plan", "updated_at"])
         push_event(push, f"{user} confirmed “{line['name']}” (SKU {line['sku']}) as a new Books item", step=Step.ITEMS)
     push.refresh_from_db()
@@ -84,6 +88,7 @@ def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> Custome
             defaults={"books_contact_id": contact["contact_id"], "contact_name": contact["contact_name"]},
         )
         locked.plan = {k: v for k, v in locked.plan.items() if k != "customer_id"}  # resolved again on replay
+        locked.plan["decisions"] = [d for d in locked.plan.get("decisions", []) if d["kind"] != "customer"]
         locked.save(update_fields=["plan", "updated_at"])
         push_event(
             push,
@@ -92,3 +97,26 @@ def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> Custome
         )
     push.refresh_from_db()
     return link
+
+
+def _settled(plan: dict, product_id: str) -> list[dict]:
+    """The push's open decisions without the one about this product."""
+    return [d for d in plan.get("decisions", []) if d.get("product_id") != product_id]
+
+
+def decision_settle(*, push: InvoicePush, kind: str, subject: str, choice: str, user) -> bool:
+    """Settle one decision from the push page — `choice` is a candidate's Books id or "new" — and replay the
+    push once none is left. Returns True when the push was replayed."""
+    if kind == "item" and choice == "new":
+        item_confirm_new(push=push, product_id=subject, user=user)
+    elif kind == "item":
+        item_link_choose(push=push, product_id=subject, item_id=choice, user=user)
+    elif kind == "customer" and choice != "new":
+        customer_link_choose(push=push, contact_id=choice, user=user)
+    else:
+        raise PushStateError(f"There is no {kind!r} decision to make on push #{push.pk}.")
+    push.refresh_from_db()
+    if push.plan.get("decisions") or push.state != InvoicePush.State.FAILED:
+        return False
+    push_replay(push=push, user=user, why=f"Replayed by {user} once every decision was made")
+    return True

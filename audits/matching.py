@@ -19,7 +19,45 @@ NEAR_RATIO = 90  # rapidfuzz ratio on normalized SKUs at or above which two SKUs
 
 
 class PushNeedsDecision(Exception):
-    """A person must choose (near-duplicate items, several matching customers); retrying will not help."""
+    """A person must choose (near-duplicate items, several matching customers); retrying will not help.
+    `decisions` says what to choose between, for the push page: one dict per choice to make."""
+
+    def __init__(self, message: str, *, decisions: list[dict] | None = None):
+        super().__init__(message)
+        self.decisions = decisions or []
+
+
+def item_choice(line: dict, candidates: list[dict], *, allow_new: bool) -> dict:
+    """A decision for the push page: which Books item a CRM product is (or a new one)."""
+    return {
+        "kind": "item",
+        "product_id": line["product_id"],
+        "name": line["name"],
+        "sku": line["sku"],
+        "allow_new": allow_new,
+        "candidates": [
+            {"id": str(i["item_id"]), "name": i.get("name", ""), "sku": i.get("sku", ""), "status": i.get("status", "")}
+            for i in candidates
+        ],
+    }
+
+
+def customer_choice(account_name: str, candidates: list[dict]) -> dict:
+    """A decision for the push page: which Books customer an Account is."""
+    return {
+        "kind": "customer",
+        "name": account_name,
+        "allow_new": False,
+        "candidates": [
+            {
+                "id": str(c["contact_id"]),
+                "name": c.get("contact_name", ""),
+                "sku": c.get("company_name", ""),
+                "status": c.get("status", ""),
+            }
+            for c in candidates
+        ],
+    }
 
 
 # --- items -----------------------------------------------------------------------------------------

@@ -75,3 +75,11 @@ class RuleTesterForm(forms.Form):
     def __init__(self, *args, entity_codes: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["legal_entity"].choices = [(c, c) for c in entity_codes]
+
+
+class DecisionForm(forms.Form):
+    """One near-duplicate settled on the push page: which Books record (or "new") an item or customer is."""
+
+    kind = forms.ChoiceField(choices=[("item", "item"), ("customer", "customer")])
+    subject = forms.CharField(max_length=300)  # the CRM product id (items) or the Account name (customers)
+    choice = forms.RegexField(regex=r"^(new|[0-9]{1,30})$")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("pushes/<int:push_id>/approve/", pushes.push_approve_view, name="push-approve"),
     path("pushes/<int:push_id>/reject/", pushes.push_reject_view, name="push-reject"),
     path("pushes/<int:push_id>/replay/", pushes.push_replay_view, name="push-replay"),
+    path("pushes/<int:push_id>/decide/", pushes.push_decide_view, name="push-decide"),
     path("deliveries/", deliveries.deliveries, name="deliveries"),
     path("deliveries/<int:delivery_id>/retry/", deliveries.delivery_retry, name="delivery-retry"),
     path("cliq/<int:post_id>/retry/", deliveries.cliq_retry, name="cliq-retry"),

@@ -58,7 +58,8 @@ def push_execute(*, push_id: int) -> float | None:
     except PushBlocked as blocked:
         run.finish(State.BLOCKED, "Blocked", reasons=blocked.reasons, error=" ".join(blocked.reasons))
     except PushNeedsDecision as decision:
-        run.finish(State.FAILED, "Needs a decision", error=str(decision))
+        plan = {**run.push.plan, "decisions": decision.decisions} if decision.decisions else run.push.plan
+        run.finish(State.FAILED, "Needs a decision", error=str(decision), plan=plan)
     except HoldBack as exc:
         # Our own pacing, not a failure: hand the slot back without spending an attempt.
         delay = (exc.retry_after or 1.0) + random.uniform(0, 1.0)

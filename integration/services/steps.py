@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,15 +12,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from audits.matching import (
     PushNeedsDecision,
+    customer_choice,
     customer_search_term,
     customers_matching,
     describe_customers,
     describe_items,
+    item_choice,
     items_exact,
     items_near,
 )
@@ -29,6 +29,7 @@ from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity,
 from integration.normalize import normalize_name, normalize_sku
 from integration.redaction import redact_text
 from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
+from integration.services.fence import create_heartbeat, invoice_record
 from integration.services.planning import deal_plan
 from integration.services.timeline import push_event
 from integration.services.webhooks import parked_release
@@ -55,42 +56,6 @@ class LeaseLost(Exception):
 
 class NeedsReview(Exception):
     """The worker planned the push and found it needs review first."""
-
-
-@contextlib.contextmanager
-def create_heartbeat(push_id: int) -> Iterator[None]:
-    """While an invoice create is in flight, refresh the push's `create_heartbeat_at` every
-    PUSH_CREATE_HEARTBEAT_SECONDS from a side thread; clear it when the call is over, whatever happened."""
-    stop = threading.Event()
-    interval = settings.PUSH_CREATE_HEARTBEAT_SECONDS
-
-    def beat() -> None:
-        try:
-            while not stop.wait(interval):
-                InvoicePush.objects.filter(pk=push_id, create_heartbeat_at__isnull=False).update(
-                    create_heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"push-{push_id}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        InvoicePush.objects.filter(pk=push_id).update(create_heartbeat_at=None)
-
-
-def invoice_record(*, push_id: int, invoice: dict) -> None:
-    """Write a created invoice on its push unless one is recorded already (no lease needed: it exists)."""
-    InvoicePush.objects.filter(pk=push_id, invoice_id="").update(
-        invoice_id=invoice["invoice_id"],
-        invoice_number=invoice.get("invoice_number") or "",
-        invoice_url=invoice.get("invoice_url") or "",
-        updated_at=timezone.now(),
-    )
 
 
 class PushAttempt:
@@ -170,6 +135,8 @@ class PushAttempt:
 
     # -- steps --
     def run_steps(self) -> None:
+        if self.push.plan.pop("decisions", None) is not None:
+            self.save_plan()  # this run will find out afresh what still needs a person
         if not self.push.plan:
             self.step_plan()
         if not self.push.plan.get("customer_id"):
@@ -264,7 +231,8 @@ class PushAttempt:
         if len(matches) > 1:
             raise PushNeedsDecision(
                 f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "
-                "Link the Account to one of them (or merge them in Books), then replay."
+                "Link the Account to one of them (or merge them in Books), then replay.",
+                decisions=[customer_choice(name, matches)],
             )
         return matches[0] if matches else None
 
@@ -286,15 +254,16 @@ class PushAttempt:
             organization_id=self.org, crm_product_id__in=[ln["product_id"] for ln in lines]
         ):
             item_ids[link.crm_product_id] = link.books_item_id
-        problems = []
+        problems, decisions = [], []
         for line in (ln for ln in lines if ln["product_id"] not in item_ids):
             try:
                 item_ids[line["product_id"]] = self._item_resolve(line)
             except PushNeedsDecision as decision:
                 problems.append(str(decision))
+                decisions += decision.decisions
         self.save_plan()
         if problems:
-            raise PushNeedsDecision(" ".join(problems))
+            raise PushNeedsDecision(" ".join(problems), decisions=decisions)
 
     def _item_index(self, *, fresh: bool = False) -> list[dict]:
         cached = None if fresh else item_index_cached(self.org)
@@ -318,7 +287,8 @@ class PushAttempt:
                 raise PushNeedsDecision(
                     f"Product “{line['name']}” (SKU {line['sku']}) has no exact match in Books organization "
                     f"{self.org}, but looks like {describe_items(near)}. Link it to one of these or confirm it "
-                    "as a new item, then replay."
+                    "as a new item, then replay.",
+                    decisions=[item_choice(line, near, allow_new=True)],
                 )
             item = self._item_create(line)
         self._item_link(line, item, created_in_books=True)
@@ -329,7 +299,8 @@ class PushAttempt:
         if len(exact) > 1:
             raise PushNeedsDecision(
                 f"SKU {line['sku']} of “{line['name']}” matches {len(exact)} Books items: {describe_items(exact)}. "
-                "Link the product to one of them, then replay."
+                "Link the product to one of them, then replay.",
+                decisions=[item_choice(line, exact, allow_new=False)],
             )
         if not exact:
             return None

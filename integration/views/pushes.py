@@ -8,11 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from audits.decisions import decision_settle
 from integration import selectors
-from integration.forms import PushFilterForm, RejectForm
+from integration.forms import DecisionForm, PushFilterForm, RejectForm
 from integration.models import InvoicePush
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
+from integration.zoho.errors import ZohoError
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -79,4 +81,26 @@ def push_replay_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
         messages.success(request, f"Replayed: push #{push.pk} is {push.get_state_display().lower()}.")
     except PushStateError as exc:
         messages.error(request, str(exc))
+    return redirect("integration:push-detail", push_id=push.pk)
+
+
+@require_POST
+@role_required("integration.change_itemlink")
+def push_decide_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """Finance settles one near-duplicate (item or customer); the last decision replays the push."""
+    push = get_object_or_404(InvoicePush, pk=push_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick one of the choices, then press Decide.")
+        return redirect("integration:push-detail", push_id=push.pk)
+    try:
+        replayed = decision_settle(push=push, user=request.user, **form.cleaned_data)
+    except (PushStateError, ZohoError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        push.refresh_from_db()
+        if replayed:
+            messages.success(request, f"Decided; push #{push.pk} is replayed and will create its invoice now.")
+        else:
+            messages.success(request, "Decided. Settle the remaining choices to replay the push.")
     return redirect("integration:push-detail", push_id=push.pk)

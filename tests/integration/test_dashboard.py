@@ -83,3 +83,44 @@ def test_a_reviewer_replays_a_failed_push_from_its_page(client, press, sandbox, 
     push.refresh_from_db()
     assert push.state == "pushed" and sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == push.invoice_id
     assert "is pushed, not failed" in client.post(url + "replay/", follow=True).content.decode()
+
+
+def test_finance_settles_near_duplicates_on_the_push_page_and_the_push_completes(
+    client, press, sandbox, django_capture_on_commit_callbacks
+):
+    from sandbox.demo import US_ORG, deal_id
+
+    _, reply = press(deal_id(8))  # "Initech spares": DHK-500 and THG-600 have only look-alikes in Books
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed"
+    assert [(d["kind"], d["sku"], d["allow_new"]) for d in push.plan["decisions"]] == [
+        ("item", "DHK-500", True),
+        ("item", "THG-600", True),
+    ]
+    url = f"/pushes/{push.pk}/"
+    client.force_login(UserFactory(groups=["reviewer"]))
+    assert "A finance administrator must decide" in client.get(url).content.decode()
+    assert client.post(url + "decide/", {"kind": "item", "subject": "x", "choice": "new"}).status_code == 403
+
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get(url).content.decode()
+    assert "Product “Doohickey” (SKU DHK-500) is…" in page and "none of these: create a new Books item" in page
+    doohickey = push.plan["decisions"][0]
+    first = client.post(
+        url + "decide/",
+        {"kind": "item", "subject": doohickey["product_id"], "choice": doohickey["candidates"][0]["id"]},
+        follow=True,
+    ).content.decode()
+    assert "Settle the remaining choices" in first
+    thingamajig = push.plan["decisions"][1]
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            url + "decide/", {"kind": "item", "subject": thingamajig["product_id"], "choice": "new"}, follow=True
+        ).content.decode()
+    assert f"push #{push.pk} is replayed and will create its invoice now" in done
+    push.refresh_from_db()
+    assert (push.state == "pushed" and "decisions" not in push.plan) or push.plan["decisions"] == []
+    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(8)]
+    assert invoice["line_items"][0]["item_id"] == doohickey["candidates"][0]["id"]
+    bad = client.post(url + "decide/", {"kind": "item", "subject": "x", "choice": "../1"}, follow=True)
+    assert "Pick one of the choices" in bad.content.decode()

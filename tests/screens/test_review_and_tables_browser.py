@@ -96,3 +96,24 @@ def test_a_reviewer_cannot_edit_the_tax_map(browser, live_server, demo_config, s
     expect(page.get_by_role("button", name="Add the rule")).to_have_count(0)
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
     snap(page, "tables-reviewer")
+
+
+def test_finance_settles_near_duplicate_items_and_the_push_completes(
+    browser, live_server, sandbox, demo_config, settings
+):
+    reply = press(settings, deal_id(8))  # "Initech spares": only look-alike items in Books
+    page = browser.new_page()
+    log_in(page, live_server, "finance-admin")
+    page.goto(f"{live_server.url}/pushes/{reply['push_id']}/")
+    expect(page.get_by_role("heading", name="A person must decide")).to_be_visible()
+    snap(page, "push-needs-decision")
+    first = page.locator("form.decision").nth(0)
+    first.get_by_label("Books item “Doohickey”, SKU DHK-5OO").check()
+    first.get_by_role("button", name="Decide").click()
+    expect(page.get_by_text("Settle the remaining choices")).to_be_visible()
+    page.locator("form.decision").nth(0).get_by_label("none of these: create a new Books item").check()
+    page.locator("form.decision").nth(0).get_by_role("button", name="Decide").click()
+    expect(page.get_by_text("is replayed and will create its invoice now")).to_be_visible()
+    page.reload()
+    expect(page.locator(".facts .state")).to_have_text("Pushed")
+    snap(page, "push-decided")
