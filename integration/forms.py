@@ -35,12 +35,28 @@ class ButtonPressForm(forms.Form):
 
 
 class PushFilterForm(forms.Form):
-    """The push list's filters (an unknown state shows every push)."""
+    """The push list's filters and search (anything unknown is ignored: every push is shown)."""
 
     state = forms.ChoiceField(choices=[("", "All"), *InvoicePush.State.choices], required=False)
+    entity = forms.CharField(required=False, max_length=40)
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    decision = forms.BooleanField(required=False)
+    before = forms.IntegerField(required=False, min_value=1)
 
     def state_or_none(self) -> str | None:
         return (self.cleaned_data.get("state") or None) if self.is_valid() else None
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "state": data["state"] or None,
+            "entity": data["entity"] or None,
+            "q": data["q"],
+            "needs_decision": data["decision"],
+            "before": data["before"],
+        }
 
 
 class RejectForm(forms.Form):

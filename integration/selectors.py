@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
@@ -32,12 +34,52 @@ def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") ->
     )
 
 
-def push_list(*, state: str | None = None, limit: int = 100):
-    """Most recent pushes first, optionally in one state."""
-    pushes = InvoicePush.objects.select_related("legal_entity")
+PAGE_SIZE = 50
+
+
+def push_list(
+    *,
+    state: str | None = None,
+    entity: str | None = None,
+    q: str = "",
+    needs_decision: bool = False,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[InvoicePush]:
+    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query."""
+    pushes = InvoicePush.objects.select_related("legal_entity").order_by("-id")
     if state:
         pushes = pushes.filter(state=state)
-    return pushes[:limit]
+    if entity:
+        pushes = pushes.filter(legal_entity__code=entity)
+    if needs_decision:
+        pushes = pushes.filter(state=InvoicePush.State.FAILED, plan__has_key="decisions").exclude(plan__decisions=[])
+    if q:
+        pushes = pushes.filter(
+            Q(deal_id=q) | Q(deal_name__icontains=q) | Q(invoice_number__iexact=q) | Q(plan__account__name__icontains=q)
+        )
+    if before:
+        pushes = pushes.filter(id__lt=before)
+    return list(pushes[:limit])
+
+
+def home_numbers() -> dict[str, int]:
+    """What needs someone now, and what happened lately: each number links to the list it counts."""
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = today - timedelta(days=today.weekday())
+    pushes = InvoicePush.objects
+    return {
+        "pending_review": pushes.filter(state=InvoicePush.State.PENDING_REVIEW).count(),
+        "failed": pushes.filter(state=InvoicePush.State.FAILED).count(),
+        "needs_decision": pushes.filter(state=InvoicePush.State.FAILED, plan__has_key="decisions")
+        .exclude(plan__decisions=[])
+        .count(),
+        "pushed_today": pushes.filter(state=InvoicePush.State.PUSHED, updated_at__gte=today).count(),
+        "paid_this_week": InvoiceSync.objects.filter(payment_status="Paid", synced_at__gte=week).count(),
+        "overdue": InvoiceSync.objects.filter(payment_status="Overdue").count(),
+        "deliveries_failed": WebhookDelivery.objects.filter(state=WebhookDelivery.State.FAILED).count(),
+    }
 
 
 def push_page(*, push_id: int) -> dict:
@@ -134,3 +176,7 @@ def setup_status() -> dict:
             }
         )
     return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}
+
+
+def entity_codes() -> list[str]:
+    return list(LegalEntity.objects.order_by("code").values_list("code", flat=True))

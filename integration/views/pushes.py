@@ -24,12 +24,21 @@ class HtmxHttpRequest(HttpRequest):
 @role_required()
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """Pushes by state, the configuration tables at a glance, and any Zoho connection problem."""
-    state = PushFilterForm(request.GET).state_or_none()
+    form = PushFilterForm(request.GET)
+    filters = form.filters()
+    pushes = selectors.push_list(**filters)
+    query = request.GET.copy()
+    query.pop("before", None)
     context = {
-        "pushes": selectors.push_list(state=state),
+        "pushes": pushes,
         "counts": selectors.push_counts(),
+        "numbers": selectors.home_numbers(),
         "states": InvoicePush.State.choices,
-        "selected_state": state,
+        "selected_state": filters.get("state"),
+        "filters": filters,
+        "entities_codes": selectors.entity_codes(),
+        "query": query.urlencode(),
+        "older": pushes[-1].pk if len(pushes) == selectors.PAGE_SIZE else None,
         **selectors.configuration_tables(),
     }
     template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"

@@ -124,3 +124,31 @@ def test_finance_settles_near_duplicates_on_the_push_page_and_the_push_completes
     assert invoice["line_items"][0]["item_id"] == doohickey["candidates"][0]["id"]
     bad = client.post(url + "decide/", {"kind": "item", "subject": "x", "choice": "../1"}, follow=True)
     assert "Pick one of the choices" in bad.content.decode()
+
+
+def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num_queries):
+    from integration.selectors import PAGE_SIZE
+
+    us, uk = LegalEntityFactory(code="US-LLC"), LegalEntityFactory(code="UK-LTD")
+    for n in range(PAGE_SIZE + 5):
+        InvoicePushFactory(deal_name=f"Deal {n}", legal_entity=us, state="blocked")
+    InvoicePushFactory(deal_name="Globex annual order", legal_entity=uk, state="pending_review")
+    decided = InvoicePushFactory(deal_name="Initech spares", legal_entity=us, state="failed")
+    decided.plan = {"decisions": [{"kind": "item", "product_id": "1", "candidates": []}]}
+    decided.save()
+    client.force_login(UserFactory(groups=["reviewer"]))
+    with django_assert_max_num_queries(20):
+        page = client.get(reverse("integration:dashboard")).content.decode()
+    assert "<b>1</b> waiting for review" in page and "<b>1</b> needing a decision" in page
+    assert "Older pushes →" in page and "Deal 0<" not in page  # the first page holds the newest 50
+    older = client.get(
+        reverse("integration:dashboard"),
+        {"before": InvoicePushFactory._meta.model.objects.order_by("-id")[PAGE_SIZE - 1].pk},
+    )
+    assert "Deal 0<" in older.content.decode()
+    found = client.get(reverse("integration:dashboard"), {"q": "globex"}).content.decode()
+    assert "Globex annual order" in found and "Deal 1<" not in found
+    only_uk = client.get(reverse("integration:dashboard"), {"entity": "UK-LTD"}).content.decode()
+    assert "Globex annual order" in only_uk and "Initech spares" not in only_uk
+    decisions = client.get(reverse("integration:dashboard"), {"decision": "on"}).content.decode()
+    assert "Initech spares" in decisions and "Globex annual order" not in decisions

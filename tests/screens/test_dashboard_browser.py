@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from integration.models import InvoicePush, InvoiceSync
 from tests.factories import InvoicePushFactory, LegalEntityFactory, UserFactory
+from tests.screens.conftest import snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,6 +44,7 @@ def test_the_state_filter_swaps_the_table_in_place(browser, live_server):
     expect(page.get_by_text("Failed deal")).to_be_visible()
     assert page.evaluate("window.marker") == "same page"
     assert page.url.endswith("?state=failed")
+    snap(page, "dashboard-failed")
 
 
 def test_the_push_page_shows_money_read_only(browser, live_server):
