@@ -39,6 +39,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "entities_codes": selectors.entity_codes(),
         "query": query.urlencode(),
         "older": pushes[-1].pk if len(pushes) == selectors.PAGE_SIZE else None,
+        # Rows still moving refresh themselves every few seconds; the polling stops once none is.
+        "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
         **selectors.configuration_tables(),
     }
     template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"

@@ -152,3 +152,13 @@ def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num
     assert "Globex annual order" in only_uk and "Initech spares" not in only_uk
     decisions = client.get(reverse("integration:dashboard"), {"decision": "on"}).content.decode()
     assert "Initech spares" in decisions and "Globex annual order" not in decisions
+
+
+def test_rows_in_flight_poll_until_nothing_moves(client):
+    push = InvoicePushFactory(state="queued")
+    client.force_login(UserFactory(groups=["reviewer"]))
+    moving = client.get(reverse("integration:dashboard"), headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 3s"' in moving
+    InvoicePush.objects.filter(pk=push.pk).update(state="blocked")
+    still = client.get(reverse("integration:dashboard"), headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in still  # nothing in flight: the poll stops
