@@ -11,4 +11,4 @@ from integration.views.access import has_role
 def zoho_status(request: HttpRequest) -> dict:
     if not has_role(request.user):
         return {}  # no role, no data
-    return {"token_problem": selectors.zoho_token_problem(), "books_pauses": selectors.books_pauses()}
+    return selectors.banners()

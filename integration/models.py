@@ -214,7 +214,10 @@ class InvoicePush(models.Model):
             ),
             models.CheckConstraint(condition=~Q(state="pushed") | ~Q(invoice_id=""), name="pushed_push_has_invoice"),
         ]
-        indexes = [models.Index(fields=["state", "running_since"], name="push_state_running_idx")]
+        indexes = [
+            models.Index(fields=["state", "running_since"], name="push_state_running_idx"),
+            models.Index(fields=["invoice_number"], name="push_invoice_number_idx"),  # the dashboard's search
+        ]
 
     def __str__(self) -> str:
         return f"Push #{self.pk} deal {self.deal_id} ({self.state})"

@@ -31,8 +31,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     query.pop("before", None)
     context = {
         "pushes": pushes,
-        "counts": selectors.push_counts(),
-        "numbers": selectors.home_numbers(),
+        "numbers": (numbers := selectors.home_numbers()),
+        "counts": numbers["counts"],
         "states": InvoicePush.State.choices,
         "selected_state": filters.get("state"),
         "filters": filters,
@@ -41,7 +41,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "older": pushes[-1].pk if len(pushes) == selectors.PAGE_SIZE else None,
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
-        **selectors.configuration_tables(),
     }
     template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"
     return render(request, template, context)

@@ -21,8 +21,9 @@ def test_a_reviewer_sees_pushes_and_the_configuration_tables(client):
         deal_name="Initech rollout", state=InvoicePush.State.BLOCKED, reasons=["No tax authority for US/TX"]
     )
     html = client.get(reverse("integration:dashboard")).content.decode()
-    assert "Initech rollout" in html and "No tax authority for US/TX" in html and "Acme Widgets LLC" in html
+    assert "Initech rollout" in html and "No tax authority for US/TX" in html
     assert 'src="/static/vendor/htmx-2.min.js"' in html
+    assert "Acme Widgets LLC" in client.get(reverse("integration:tables")).content.decode()
 
 
 def test_htmx_requests_get_only_the_table(client):
@@ -137,7 +138,7 @@ def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num
     decided.plan = {"decisions": [{"kind": "item", "product_id": "1", "candidates": []}]}
     decided.save()
     client.force_login(UserFactory(groups=["reviewer"]))
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(10):
         page = client.get(reverse("integration:dashboard")).content.decode()
     assert "<b>1</b> waiting for review" in page and "<b>1</b> needing a decision" in page
     assert "Older pushes →" in page and "Deal 0<" not in page  # the first page holds the newest 50
