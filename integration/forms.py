@@ -99,3 +99,19 @@ class DecisionForm(forms.Form):
     kind = forms.ChoiceField(choices=[("item", "item"), ("customer", "customer")])
     subject = forms.CharField(max_length=300)  # the CRM product id (items) or the Account name (customers)
     choice = forms.RegexField(regex=r"^(new|[0-9]{1,30})$")
+
+
+class LegalEntityForm(forms.Form):
+    """One legal entity on the screen; the checks are the CSV import's (services.config_tables)."""
+
+    code = forms.CharField(max_length=40, help_text="The Account's Legal_Entity value; cannot change later.")
+    name = forms.CharField(max_length=200)
+    books_org_id = forms.CharField(label="Books organization id", max_length=40, help_text="Digits, from Books.")
+    require_review = forms.BooleanField(required=False, help_text="Pushes wait for a reviewer.")
+
+
+class CsvUploadForm(forms.Form):
+    """A CSV file for one of the two tables (all or nothing, errors by line)."""
+
+    table = forms.ChoiceField(choices=[("tax_map", "Tax map"), ("legal_entities", "Legal entities")])
+    file = forms.FileField()

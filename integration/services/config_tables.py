@@ -75,35 +75,80 @@ def _parse_bool(value: str) -> bool | None:
     return {"true": True, "false": False}.get(value.lower())
 
 
+def legal_entity_clean(row: dict[str, str]) -> tuple[dict, list[str]]:
+    """One legal-entity row as the CSV or the screen gives it → (values, problems in plain words)."""
+    problems = []
+    code, name, org_id = row.get("code", "").strip(), row.get("name", "").strip(), row.get("books_org_id", "").strip()
+    raw_review = row.get("require_review", "")
+    require_review = raw_review if isinstance(raw_review, bool) else _parse_bool(str(raw_review).strip())
+    if not code:
+        problems.append("code is empty")
+    elif len(code) > 40:
+        problems.append("code is longer than 40 characters")
+    if not name:
+        problems.append("name is empty")
+    if not org_id.isdigit():
+        problems.append(f"books_org_id {org_id!r} is not a Books organization id (digits only)")
+    if require_review is None:
+        problems.append(f"require_review must be true or false, not {raw_review!r}")
+    return {"code": code, "name": name, "books_org_id": org_id, "require_review": require_review}, problems
+
+
+def _org_taken(org_id: str, code: str) -> str:
+    """The code of another entity already on this Books organization, or ''."""
+    other = LegalEntity.objects.filter(books_org_id=org_id).exclude(code=code).values_list("code", flat=True).first()
+    return other or ""
+
+
+def _apply_entity(entity: LegalEntity | None, values: dict, source: str) -> tuple[LegalEntity, str]:
+    """Create or update one entity; 'created', 'updated' or 'unchanged'."""
+    if entity is None:
+        entity = LegalEntity(**values)
+        entity._change_reason = source
+        entity.save()
+        return entity, "created"
+    changed = {k: v for k, v in values.items() if getattr(entity, k) != v}
+    if not changed:
+        return entity, "unchanged"
+    if "books_org_id" in changed:
+        # Another organization: what was read from Books about the old one no longer holds.
+        entity.books_edition = entity.books_org_name = entity.books_currency = ""
+        entity.books_country = entity.books_home_state = ""
+        entity.books_checked_at = None
+    for k, v in changed.items():
+        setattr(entity, k, v)
+    entity._change_reason = source
+    entity.save()
+    return entity, "updated"
+
+
 def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
-    """Upsert legal entities by `code` from a CSV with columns code,name,books_org_id,require_review."""
+    """Upsert legal entities by `code` from a CSV with columns code,name,books_org_id,require_review.
+    A Books organization belongs to one legal entity only."""
     errors: list[str] = []
     parsed: dict[str, dict] = {}
     seen_at: dict[str, int] = {}
+    org_at: dict[str, tuple[int, str]] = {}
     for line, row in _rows(file, LEGAL_ENTITY_COLUMNS):
         if "__extra__" in row:
             errors.append(f"line {line}: more values than columns")
             continue
-        problems = []
-        code, name, org_id = row["code"], row["name"], row["books_org_id"]
-        require_review = _parse_bool(row["require_review"])
-        if not code:
-            problems.append("code is empty")
-        elif len(code) > 40:
-            problems.append("code is longer than 40 characters")
-        if not name:
-            problems.append("name is empty")
-        if not org_id.isdigit():
-            problems.append(f"books_org_id {org_id!r} is not a Books organization id (digits only)")
-        if require_review is None:
-            problems.append(f"require_review must be true or false, not {row['require_review']!r}")
+        values, problems = legal_entity_clean(row)
+        code, org_id = values["code"], values["books_org_id"]
         if code in seen_at:
             problems.append(f"code {code} already appears on line {seen_at[code]}")
+        if not problems:
+            if org_id in org_at:
+                problems.append(
+                    f"Books organization {org_id} is already {org_at[org_id][1]}'s (line {org_at[org_id][0]})"
+                )
+            elif (taken := _org_taken(org_id, code)) and taken not in parsed:
+                problems.append(f"Books organization {org_id} already belongs to legal entity {taken}")
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        seen_at[code] = line
-        parsed[code] = {"name": name, "books_org_id": org_id, "require_review": require_review}
+        seen_at[code], org_at[org_id] = line, (line, code)
+        parsed[code] = values
     if errors:
         raise CsvImportError(errors)
 
@@ -111,26 +156,26 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
     with transaction.atomic():
         existing = {e.code: e for e in LegalEntity.objects.select_for_update().filter(code__in=parsed)}
         for code, values in parsed.items():
-            entity = existing.get(code)
-            if entity is None:
-                entity = LegalEntity(code=code, **values)
-                entity._change_reason = source
-                entity.save()
-                summary.created += 1
-            elif any(getattr(entity, k) != v for k, v in values.items()):
-                if entity.books_org_id != values["books_org_id"]:
-                    # Another organization: what was read from Books about the old one no longer holds.
-                    entity.books_edition = entity.books_org_name = entity.books_currency = ""
-                    entity.books_country = entity.books_home_state = ""
-                    entity.books_checked_at = None
-                for k, v in values.items():
-                    setattr(entity, k, v)
-                entity._change_reason = source
-                entity.save()
-                summary.updated += 1
-            else:
-                summary.unchanged += 1
+            _, outcome = _apply_entity(existing.get(code), values, source)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
     return summary
+
+
+def legal_entity_save(*, entity: LegalEntity | None, row: dict, source: str = "Legal entities screen") -> LegalEntity:
+    """Add or change one legal entity from the screen, with the CSV import's checks; `CsvImportError` (its
+    `errors` in plain words) when it cannot be saved, and then nothing changes."""
+    values, problems = legal_entity_clean(row)
+    if entity is not None and values["code"] != entity.code:
+        problems.append("the code cannot change (Accounts point at it); add a new legal entity instead")
+    if entity is None and LegalEntity.objects.filter(code=values["code"]).exists():
+        problems.append(f"legal entity {values['code']} already exists: edit it instead")
+    if not problems and (taken := _org_taken(values["books_org_id"], values["code"])):
+        problems.append(f"Books organization {values['books_org_id']} already belongs to legal entity {taken}")
+    if problems:
+        raise CsvImportError(problems)
+    with transaction.atomic():
+        saved, _ = _apply_entity(entity, values, source)
+    return saved
 
 
 def tax_rule_clean(row: dict[str, str], entities: dict[str, LegalEntity]) -> tuple[dict, list[str]]:

@@ -3,16 +3,27 @@ delete with the CSV import's checks, and a tester for which rule applies). Revie
 
 from __future__ import annotations
 
+import io
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from integration import selectors
-from integration.forms import RuleTesterForm, TaxRuleForm
+from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm
 from integration.models import LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
-from integration.services.config_tables import CsvImportError, tax_rule_delete, tax_rule_save
+from integration.services.config_tables import (
+    CsvImportError,
+    legal_entities_export,
+    legal_entities_import,
+    legal_entity_save,
+    tax_map_export,
+    tax_map_import,
+    tax_rule_delete,
+    tax_rule_save,
+)
 from integration.services.entities import legal_entity_refresh
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
@@ -35,7 +46,12 @@ def _rule_row(rule: TaxRule) -> dict:
 @role_required("integration.view_taxrule")
 def tables(request: HttpRequest) -> HttpResponse:
     """Legal entities and the tax map; the rule tester answers here too (GET with entity, country, state)."""
-    context = {**selectors.configuration_tables(), "form": TaxRuleForm(entity_codes=_codes())}
+    context = {
+        **selectors.configuration_tables(),
+        "form": TaxRuleForm(entity_codes=_codes()),
+        "entity_form": LegalEntityForm(),
+        "upload": CsvUploadForm(),
+    }
     tester = RuleTesterForm(request.GET or None, entity_codes=_codes())
     if tester.is_valid():
         context["tested"] = _which_rule(tester.cleaned_data)
@@ -116,3 +132,69 @@ def entity_test_connection(request: HttpRequest, code: str) -> HttpResponse:
             f"{entity.code}: connected to {entity.books_org_name} ({entity.books_currency}), {entity.edition_label}.",
         )
     return redirect("integration:tables")
+
+
+@role_required("integration.change_legalentity")
+def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
+    """Add a legal entity, or change one (its code stays): the CSV import's checks, one organization per entity."""
+    entity = get_object_or_404(LegalEntity, code=code) if code else None
+    if request.method == "POST":
+        form = LegalEntityForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = legal_entity_save(entity=entity, row=form.cleaned_data)
+            except CsvImportError as exc:
+                for problem in exc.errors:
+                    form.add_error(None, problem[0].upper() + problem[1:] + ".")
+            else:
+                messages.success(request, f"Saved: {saved}. Test its connection to read its Books edition.")
+                return redirect("integration:tables")
+        return render(request, "integration/entity_edit.html", {"entity": entity, "form": form}, status=400)
+    initial = (
+        {
+            "code": entity.code,
+            "name": entity.name,
+            "books_org_id": entity.books_org_id,
+            "require_review": entity.require_review,
+        }
+        if entity
+        else None
+    )
+    history = entity.history.select_related("history_user").order_by("-history_date")[:20] if entity else []
+    return render(
+        request,
+        "integration/entity_edit.html",
+        {"entity": entity, "form": LegalEntityForm(initial=initial), "history": history},
+    )
+
+
+@require_POST
+@role_required("integration.change_taxrule")
+def tables_import(request: HttpRequest) -> HttpResponse:
+    """A CSV for either table, from the screen: all or nothing, every bad row named by its line."""
+    form = CsvUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a table and a CSV file.")
+        return redirect("integration:tables")
+    importer = tax_map_import if form.cleaned_data["table"] == "tax_map" else legal_entities_import
+    try:
+        text = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8-sig")
+        summary = importer(file=text, source="CSV upload on the screen")
+    except (CsvImportError, UnicodeDecodeError) as exc:
+        errors = exc.errors if isinstance(exc, CsvImportError) else ["the file is not UTF-8 text"]
+        messages.error(request, "Nothing was imported: " + " · ".join(errors))
+    else:
+        messages.success(request, f"Imported: {summary}.")
+    return redirect("integration:tables")
+
+
+@role_required("integration.view_taxrule")
+def tables_export(request: HttpRequest, table: str) -> HttpResponse:
+    """Download either table as the CSV the import takes."""
+    exporter = {"tax_map": tax_map_export, "legal_entities": legal_entities_export}.get(table)
+    if exporter is None:
+        raise Http404
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
+    exporter(out=response)
+    return response

@@ -99,3 +99,42 @@ def test_the_rule_tester_says_which_rule_applies(finance, demo_config):
     assert "For US/CA, US-LLC uses: US/CA (US-LLC) → BOE_CA." in page.content.decode()
     page = finance.get("/tables/", {"legal_entity": "US-LLC", "country": "US", "state": "TX"})
     assert "No rule applies to US/TX for US-LLC: a taxed deal there is blocked." in page.content.decode()
+
+
+def test_finance_adds_and_edits_a_legal_entity_one_organization_each(finance, demo_config):
+    added = finance.post(
+        "/tables/entities/add/",
+        {"code": "DE-GMBH", "name": "Acme Widgets GmbH", "books_org_id": "60005005", "require_review": "on"},
+        follow=True,
+    ).content.decode()
+    assert "Saved: DE-GMBH — Acme Widgets GmbH." in added
+    assert LegalEntity.objects.get(code="DE-GMBH").require_review
+    taken = finance.post("/tables/entities/add/", {"code": "X", "name": "X", "books_org_id": "60001001"})
+    assert taken.status_code == 400 and "already belongs to legal entity US-LLC" in taken.content.decode()
+    bad = finance.post("/tables/entities/DE-GMBH/edit/", {"code": "DE-AG", "name": "", "books_org_id": "abc 123"})
+    page = bad.content.decode()
+    assert (bad.status_code == 400 and "The code cannot change" in page) or "This field is required" in page
+    finance.post("/tables/entities/DE-GMBH/edit/", {"code": "DE-GMBH", "name": "Acme GmbH", "books_org_id": "60005005"})
+    entity = LegalEntity.objects.get(code="DE-GMBH")
+    assert (entity.name, entity.require_review) == ("Acme GmbH", False)
+    assert "Legal entities screen" in finance.get("/tables/entities/DE-GMBH/edit/").content.decode()
+
+
+def test_csv_import_and_export_from_the_screen(finance, demo_config):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    exported = finance.get("/tables/export/tax_map.csv")
+    assert exported["Content-Type"].startswith("text/csv")
+    assert exported.content.decode().startswith("legal_entity,country,state,tax_authority,tax_treatment\n")
+    bad = SimpleUploadedFile("t.csv", b"legal_entity,country,state,tax_authority\nUS-LLC,US,Atlantis,X\nNOPE,US,TX,Y\n")
+    page = finance.post("/tables/import/", {"table": "tax_map", "file": bad}, follow=True).content.decode()
+    assert "Nothing was imported: line 2: state" in page and "line 3: legal_entity" in page
+    assert TaxRule.objects.count() == 6
+    good = SimpleUploadedFile("t.csv", b"legal_entity,country,state,tax_authority\nUS-LLC,US,TX,TX_CPA\n")
+    page = finance.post("/tables/import/", {"table": "tax_map", "file": good}, follow=True).content.decode()
+    assert "Imported: 1 created, 0 updated, 0 unchanged." in page and TaxRule.objects.count() == 7
+    twice = SimpleUploadedFile(
+        "e.csv", b"code,name,books_org_id,require_review\nA,A,60007007,false\nB,B,60007007,false\n"
+    )
+    page = finance.post("/tables/import/", {"table": "legal_entities", "file": twice}, follow=True).content.decode()
+    assert "Books organization 60007007 is already A&#x27;s (line 2)" in page
