@@ -394,3 +394,25 @@ class BooksPause(models.Model):
 
     def __str__(self) -> str:
         return f"Books paused for {self.organization_id} until {self.until:%Y-%m-%d %H:%M} UTC"
+
+
+class BulkReplay(models.Model):
+    """A reviewer's replay of a set of failed pushes, run by a worker one push at a time; the screen shows its
+    progress and each push's outcome."""
+
+    push_ids = models.JSONField(default=list)
+    outcomes = models.JSONField(default=list, help_text="[{push_id, deal, outcome}] in the order done.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Bulk replay #{self.pk}: {self.done} of {self.total}"
+
+    @property
+    def total(self) -> int:
+        return len(self.push_ids)
+
+    @property
+    def done(self) -> int:
+        return len(self.outcomes)

@@ -35,6 +35,7 @@ def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") ->
 
 
 PAGE_SIZE = 50
+BULK_LIMIT = 1000  # a bulk replay takes at most this many failed pushes at once
 
 
 def push_list(

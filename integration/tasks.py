@@ -4,9 +4,17 @@ worker` discovers this module). Task names are stable: `integration.tasks.<name>
 from __future__ import annotations
 
 from integration.services.attempt import push_execute_task
+from integration.services.bulk import bulk_replay_task
 from integration.services.cliq_posts import cliq_post_task
 from integration.services.reconcile import reconcile_task
 from integration.services.sweeper import push_sweep_task
 from integration.services.webhooks import webhook_process_task
 
-__all__ = ["cliq_post_task", "push_execute_task", "push_sweep_task", "reconcile_task", "webhook_process_task"]
+__all__ = [
+    "bulk_replay_task",
+    "cliq_post_task",
+    "push_execute_task",
+    "push_sweep_task",
+    "reconcile_task",
+    "webhook_process_task",
+]

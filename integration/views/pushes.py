@@ -11,7 +11,8 @@ from django_htmx.middleware import HtmxDetails
 from audits.decisions import decision_settle
 from integration import selectors
 from integration.forms import DecisionForm, PushFilterForm, RejectForm
-from integration.models import InvoicePush
+from integration.models import BulkReplay, InvoicePush
+from integration.services.bulk import bulk_replay_start
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
@@ -42,7 +43,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
     }
-    template = "integration/dashboard.html#push-table" if request.htmx else "integration/dashboard.html"
+    partial = request.htmx and not request.htmx.boosted
+    template = "integration/dashboard.html#push-table" if partial else "integration/dashboard.html"
     return render(request, template, context)
 
 
@@ -114,3 +116,26 @@ def push_decide_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
         else:
             messages.success(request, "Decided. Settle the remaining choices to replay the push.")
     return redirect("integration:push-detail", push_id=push.pk)
+
+
+@require_POST
+@role_required("integration.review_invoicepush")
+def bulk_replay_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Replay every failed push the filtered list shows (its current filters, all pages)."""
+    form = PushFilterForm(request.POST)
+    filters = {**form.filters(), "state": InvoicePush.State.FAILED, "before": None}
+    pushes = selectors.push_list(**filters, limit=selectors.BULK_LIMIT)
+    if not pushes:
+        messages.error(request, "There is no failed push in this list to replay.")
+        return redirect("integration:dashboard")
+    bulk = bulk_replay_start(push_ids=[p.pk for p in pushes], user=request.user)
+    return redirect("integration:bulk-replay", bulk_id=bulk.pk)
+
+
+@role_required()
+def bulk_replay_page(request: HtmxHttpRequest, bulk_id: int) -> HttpResponse:
+    """The progress of a bulk replay; the partial refreshes itself until the replay is finished."""
+    bulk = get_object_or_404(BulkReplay, pk=bulk_id)
+    partial = request.htmx and not request.htmx.boosted  # the progress poll, not a boosted form's landing
+    template = "integration/bulk_replay.html#progress" if partial else "integration/bulk_replay.html"
+    return render(request, template, {"bulk": bulk})

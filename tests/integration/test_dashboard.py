@@ -163,3 +163,43 @@ def test_rows_in_flight_poll_until_nothing_moves(client):
     InvoicePush.objects.filter(pk=push.pk).update(state="blocked")
     still = client.get(reverse("integration:dashboard"), headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in still  # nothing in flight: the poll stops
+
+
+def test_a_reviewer_replays_every_failed_push_of_a_list_and_watches_the_progress(
+    client, press, sandbox, django_capture_on_commit_callbacks
+):
+    from sandbox.demo import deal_id
+
+    for n in (1, 2, 4):
+        sandbox.crm_locked.add(deal_id(n))  # invoices created, deals cannot be stamped: failed
+    pushed = [press(deal_id(n))[1]["push_id"] for n in (1, 2, 4)]
+    assert set(InvoicePush.objects.filter(pk__in=pushed).values_list("state", flat=True)) == {"failed"}
+    sandbox.crm_locked.clear()
+    client.force_login(UserFactory(groups=["reviewer"]))
+    assert "Replay every failed push in this list" in client.get("/?state=failed").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/pushes/replay-failed/", {"state": "failed"})
+    assert started.status_code == 302 and started["Location"].startswith("/bulk-replays/")
+    page = client.get(started["Location"]).content.decode()
+    assert '<progress max="3" value="3">' in page and "3 of 3 — finished" in page and "hx-trigger" not in page
+    assert page.count("replayed") >= 3
+    assert set(InvoicePush.objects.filter(pk__in=pushed).values_list("state", flat=True)) == {"pushed"}
+    partial = client.get(started["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith('<div id="progress"')
+    client.force_login(UserFactory())
+    assert client.post("/pushes/replay-failed/", {"state": "failed"}).status_code == 403
+
+
+def test_a_bulk_replay_carries_on_where_a_stopped_worker_left_it(press, sandbox):
+    from integration.models import BulkReplay
+    from integration.services.bulk import bulk_replay_run
+    from sandbox.demo import deal_id
+
+    sandbox.crm_locked.update({deal_id(1), deal_id(2)})
+    ids = [press(deal_id(n))[1]["push_id"] for n in (1, 2)]
+    sandbox.crm_locked.clear()
+    bulk = BulkReplay.objects.create(push_ids=ids, outcomes=[{"push_id": ids[0], "deal": "x", "outcome": "replayed"}])
+    bulk_replay_run(bulk_id=bulk.pk)
+    bulk.refresh_from_db()
+    assert [o["push_id"] for o in bulk.outcomes] == ids and bulk.finished_at is not None
+    assert InvoicePush.objects.get(pk=ids[0]).state == "failed"  # the first was marked done: not touched again

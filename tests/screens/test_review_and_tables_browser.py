@@ -117,3 +117,19 @@ def test_finance_settles_near_duplicate_items_and_the_push_completes(
     page.reload()
     expect(page.locator(".facts .state")).to_have_text("Pushed")
     snap(page, "push-decided")
+
+
+def test_a_bulk_replay_shows_its_progress(browser, live_server, sandbox, demo_config, settings):
+    for n in (1, 2):
+        sandbox.crm_locked.add(deal_id(n))  # the deals cannot be stamped: the pushes fail
+        press(settings, deal_id(n))
+    sandbox.crm_locked.clear()
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/?state=failed")
+    page.get_by_role("button", name="Replay every failed push in this list").click()
+    expect(page.get_by_role("heading", name="Bulk replay")).to_be_visible()
+    expect(page.get_by_text("2 of 2 — finished")).to_be_visible()
+    snap(page, "bulk-replay")
+    assert set(InvoicePush.objects.values_list("state", flat=True)) == {"pushed"}
