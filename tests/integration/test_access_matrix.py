@@ -1,0 +1,91 @@
+"""Every screen URL × role × method (and the htmx partials): who gets in, who is refused (CONTRACT.md §7).
+Anonymous users are sent to log in; a user without a role gets the no-role page (403) everywhere; reviewers read
+and review; finance-admins also edit the tables and see the setup; superusers do everything."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from integration.models import BulkReplay, CliqPost, TaxRule, WebhookDelivery
+from tests.factories import InvoicePushFactory, LegalEntityFactory, TaxRuleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+READ, REVIEW, ADMIN = "read", "review", "admin"  # who may: both roles / reviewers (and up) / finance-admins
+ENDPOINTS = [
+    ("GET", "/", READ),
+    ("GET", "/?state=failed&hx=1", READ),  # the htmx partial
+    ("GET", "/pushes/{push}/", READ),
+    ("POST", "/pushes/{push}/approve/", REVIEW),
+    ("POST", "/pushes/{push}/reject/", REVIEW),
+    ("POST", "/pushes/{push}/replay/", REVIEW),
+    ("POST", "/pushes/{push}/decide/", ADMIN),
+    ("POST", "/pushes/replay-failed/", REVIEW),
+    ("GET", "/bulk-replays/{bulk}/", READ),
+    ("GET", "/bulk-replays/{bulk}/?hx=1", READ),
+    ("GET", "/deliveries/", READ),
+    ("POST", "/deliveries/{delivery}/retry/", REVIEW),
+    ("POST", "/cliq/{post}/retry/", REVIEW),
+    ("GET", "/setup/", ADMIN),
+    ("GET", "/tables/", READ),
+    ("POST", "/tables/tax-rules/add/", ADMIN),
+    ("GET", "/tables/tax-rules/{rule}/", ADMIN),
+    ("POST", "/tables/tax-rules/{rule}/", ADMIN),
+    ("POST", "/tables/tax-rules/{rule}/delete/", ADMIN),
+    ("POST", "/tables/entities/US-LLC/test-connection/", ADMIN),
+    ("GET", "/tables/entities/add/", ADMIN),
+    ("GET", "/tables/entities/US-LLC/edit/", ADMIN),
+    ("POST", "/tables/import/", ADMIN),
+    ("GET", "/tables/export/tax_map.csv", READ),
+]
+ROLES = {
+    "anonymous": None,
+    "no role": [],
+    "reviewer": ["reviewer"],
+    "finance-admin": ["finance-admin"],
+    "superuser": None,
+}
+ALLOWED = {
+    "reviewer": {READ, REVIEW},
+    "finance-admin": {READ, REVIEW, ADMIN},
+    "superuser": {READ, REVIEW, ADMIN},
+}
+
+
+@pytest.fixture
+def objects(sandbox):
+    entity = LegalEntityFactory(code="US-LLC", books_org_id="60001001")
+    rule = TaxRuleFactory(legal_entity=entity, country="US", state="CA", tax_authority="BOE_CA")
+    push = InvoicePushFactory(legal_entity=entity, state="pending_review")
+    delivery = WebhookDelivery.objects.create(organization_id="60001001", kind="invoice", state="processed")
+    post = CliqPost.objects.create(organization_id="60001001", payment_id="1", invoice_id="2", text="x", state="sent")
+    bulk = BulkReplay.objects.create(push_ids=[])
+    return {"push": push.pk, "rule": rule.pk, "delivery": delivery.pk, "post": post.pk, "bulk": bulk.pk}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+@pytest.mark.parametrize(("method", "url", "need"), ENDPOINTS)
+def test_every_url_for_every_role(client, objects, role, method, url, need):
+    if role == "superuser":
+        client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    elif ROLES[role] is not None:
+        client.force_login(UserFactory(groups=ROLES[role]))
+    path = url.format(**objects)
+    headers = {"HX-Request": "true"} if "hx=1" in path else {}
+    resp = client.get(path, headers=headers) if method == "GET" else client.post(path, {}, headers=headers)
+    if role == "anonymous":
+        assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/")
+    elif role == "no role":
+        assert resp.status_code == 403 and "You have no role yet" in resp.content.decode()
+    elif need in ALLOWED[role]:
+        assert resp.status_code not in (302, 403) or (resp.status_code == 302 and "login" not in resp["Location"])
+    else:
+        assert resp.status_code == 403
+        assert TaxRule.objects.filter(pk=objects["rule"]).exists()  # a refused request changed nothing
+
+
+@pytest.mark.parametrize("url", ["/pushes/{push}/approve/", "/tables/tax-rules/add/", "/tables/import/"])
+def test_actions_refuse_get(client, objects, url):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    assert client.get(url.format(**objects)).status_code == 405
