@@ -150,6 +150,7 @@ class InvoicePush(models.Model):
         PUSHED = "pushed", "Pushed"
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
+        VOIDED = "voided", "Invoice voided; replaced"
 
     class Step(models.TextChoices):
         PLAN = "plan", "Read the deal and plan"
@@ -172,7 +173,8 @@ class InvoicePush(models.Model):
         State.RUNNING: {State.PUSHED, State.FAILED, State.QUEUED, State.BLOCKED, State.PENDING_REVIEW},
         State.FAILED: {State.QUEUED},
         State.BLOCKED: set(),
-        State.PUSHED: set(),
+        State.PUSHED: {State.VOIDED},
+        State.VOIDED: set(),
         State.REJECTED: set(),
     }
 

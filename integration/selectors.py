@@ -204,3 +204,8 @@ def banners() -> dict:
         return {"token_problem": zoho_token_problem(), "books_pauses": books_pauses()}
 
     return cache.get_or_set("screens:banners", read, BANNERS_CACHE_SECONDS)
+
+
+def invoice_voided(*, push: InvoicePush) -> bool:
+    """Books shows the push's invoice as void (as last synced)."""
+    return InvoiceSync.objects.filter(push=push, payment_status="Void").exists()

@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integration.models import InvoicePush, LegalEntity, PushEvent
+from integration.models import InvoicePush, InvoiceSync, LegalEntity, PushEvent
 from integration.redaction import redact_text
 from integration.services.attempt import push_execute_task
 from integration.services.dispatch import after_commit
 from integration.services.planning import PushBlocked, deal_plan
-from integration.services.review import push_replay
+from integration.services.review import PushStateError, push_move, push_replay
 from integration.services.timeline import push_event
 from integration.zoho.auth import current_fatal_error
 from integration.zoho.errors import ZohoAuthError, ZohoError
@@ -124,3 +124,13 @@ def _press_again(push: InvoicePush, user: str) -> InvoicePush:
         push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
         push.refresh_from_db()
     return push
+
+
+def push_reissue(*, push: InvoicePush, user) -> InvoicePush:
+    """The deal's invoice was voided in Books: set this push aside and start a new one for the deal, planned from
+    today's CRM data and tables. Refused unless Books shows the invoice as void."""
+    sync = InvoiceSync.objects.filter(push=push).first()
+    if push.state != State.PUSHED or sync is None or sync.payment_status != "Void":
+        raise PushStateError(f"Push #{push.pk}'s invoice is not void in Books; only a voided invoice can be replaced.")
+    push_move(push, State.PUSHED, State.VOIDED, f"{user} started a new invoice: {push.invoice_number} was voided")
+    return push_request(deal_id=push.deal_id, user=str(user or ""))

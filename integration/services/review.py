@@ -17,7 +17,7 @@ class PushStateError(Exception):
     """The push is not in a state that allows this action (e.g. approving a pushed push)."""
 
 
-def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, *, user=None, **fields) -> None:
+def push_move(push: InvoicePush, from_state: str, to_state: str, action: str, *, user=None, **fields) -> None:
     """Move the push between states, or raise `PushStateError` if someone else moved it first. Only the
     moves `InvoicePush.TRANSITIONS` lists are possible at all."""
     if not InvoicePush(state=from_state).can_move_to(to_state):
@@ -39,14 +39,14 @@ def _transition(push: InvoicePush, from_state: str, to_state: str, action: str, 
 
 def push_approve(*, push: InvoicePush, user) -> None:
     """A reviewer approves a push parked for review: it is queued for the worker."""
-    _transition(
+    push_move(
         push, State.PENDING_REVIEW, State.QUEUED, f"Approved by {user}", reviewed_by=user, reviewed_at=timezone.now()
     )
 
 
 def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
     """A reviewer rejects a push parked for review; the deal can be pressed again later."""
-    _transition(
+    push_move(
         push,
         State.PENDING_REVIEW,
         State.REJECTED,
@@ -59,6 +59,6 @@ def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
 
 def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
     """Queue a failed push again; it resumes from the step that failed with a fresh retry budget."""
-    _transition(
+    push_move(
         push, State.FAILED, State.QUEUED, why or f"Replayed by {user}", attempts=0, error="", next_attempt_at=None
     )

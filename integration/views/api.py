@@ -113,9 +113,13 @@ def _push_reply(push: InvoicePush) -> JsonResponse:
     push.refresh_from_db()
     state = InvoicePush.State
     if push.state == state.PUSHED and not first_press:
+        voided = selectors.invoice_voided(push=push)
         return _reply(
             200,
-            f"Invoice {push.invoice_number} already exists for this deal.",
+            f"Invoice {push.invoice_number} was voided in Books. Finance can start a new invoice for this deal "
+            "from the Invoice Bridge dashboard."
+            if voided
+            else f"Invoice {push.invoice_number} already exists for this deal.",
             status="pushed",
             push_id=push.pk,
             invoice_id=push.invoice_id,

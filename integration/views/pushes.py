@@ -13,6 +13,7 @@ from integration import selectors
 from integration.forms import DecisionForm, PushFilterForm, RejectForm
 from integration.models import BulkReplay, InvoicePush
 from integration.services.bulk import bulk_replay_start
+from integration.services.press import push_reissue
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
@@ -139,3 +140,17 @@ def bulk_replay_page(request: HtmxHttpRequest, bulk_id: int) -> HttpResponse:
     partial = request.htmx and not request.htmx.boosted  # the progress poll, not a boosted form's landing
     template = "integration/bulk_replay.html#progress" if partial else "integration/bulk_replay.html"
     return render(request, template, {"bulk": bulk})
+
+
+@require_POST
+@role_required("integration.review_invoicepush")
+def push_reissue_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """The invoice was voided in Books: start a new invoice for the deal."""
+    push = get_object_or_404(InvoicePush, pk=push_id)
+    try:
+        new = push_reissue(push=push, user=request.user)
+    except (PushStateError, ZohoError) as exc:
+        messages.error(request, str(exc))
+        return redirect("integration:push-detail", push_id=push.pk)
+    messages.success(request, f"Started push #{new.pk} for a new invoice ({new.get_state_display().lower()}).")
+    return redirect("integration:push-detail", push_id=new.pk)

@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("POST", "/pushes/{push}/reject/", REVIEW),
     ("POST", "/pushes/{push}/replay/", REVIEW),
     ("POST", "/pushes/{push}/decide/", ADMIN),
+    ("POST", "/pushes/{push}/reissue/", REVIEW),
     ("POST", "/pushes/replay-failed/", REVIEW),
     ("GET", "/bulk-replays/{bulk}/", READ),
     ("GET", "/bulk-replays/{bulk}/?hx=1", READ),

@@ -107,10 +107,10 @@ def test_migrations_create_the_two_roles():
 
 @pytest.mark.django_db
 def test_only_listed_moves_can_be_made():
-    from integration.services.review import _transition
+    from integration.services.review import push_move
 
     push = InvoicePushFactory(state=InvoicePush.State.PUSHED, invoice_id="4601")
     with pytest.raises(ValueError, match="never moves from pushed to queued"):
-        _transition(push, "pushed", "queued", "Replayed")
+        push_move(push, "pushed", "queued", "Replayed")
     push.refresh_from_db()
     assert push.state == "pushed"

@@ -487,3 +487,30 @@ def test_the_deliveries_screen_lists_and_retries_failed_deliveries_and_posts(
         client.post(f"/cliq/{post_row.pk}/retry/")
     post_row.refresh_from_db()
     assert post_row.state == "sent" and len(hooks.cliq_messages) == 1
+
+
+def test_a_voided_invoice_is_replaced_with_a_new_one_for_the_deal(
+    hooks, invoice, client, press, django_capture_on_commit_callbacks
+):
+    from tests.factories import UserFactory
+
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "void", {})
+    hooks.flush_webhooks()
+    assert deal(hooks)["Payment_Status"] == "Void"
+    status, reply = press(DEAL)  # the AE presses again: told what happened, not "already exists"
+    assert status == 200 and "was voided in Books" in reply["message"]
+    old = InvoicePush.objects.get(pk=reply["push_id"])
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(f"/pushes/{old.pk}/").content.decode()
+    assert "Start a new invoice for this deal" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/pushes/{old.pk}/reissue/", follow=True).content.decode()
+    assert "Started push #" in done
+    old.refresh_from_db()
+    new = InvoicePush.objects.exclude(pk=old.pk).get(deal_id=DEAL)
+    assert old.state == "voided" and new.state == "pushed" and new.invoice_id != old.invoice_id
+    live = [i for i in hooks.orgs[US_ORG].invoices.values() if i["reference_number"] == DEAL and i["status"] != "void"]
+    assert [i["invoice_id"] for i in live] == [new.invoice_id]
+    assert deal(hooks)["Invoice_Id"] == new.invoice_id
+    refused = client.post(f"/pushes/{new.pk}/reissue/", follow=True).content.decode()
+    assert "is not void in Books" in refused
