@@ -316,6 +316,11 @@ class InvoiceSync(models.Model):
     payment_status = models.CharField(max_length=30, blank=True, help_text="Last value written to the deal.")
     credited_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     refunded_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    total = models.DecimalField(
+        max_digits=16, decimal_places=2, null=True, blank=True, help_text="As Books last showed it."
+    )
+    balance = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True, help_text="Left to pay.")
+    currency = models.CharField(max_length=3, blank=True)
     creditnote_ids = models.JSONField(default=list, blank=True, help_text="Credit notes raised against the invoice.")
     creditnotes = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")
     payments = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -83,12 +83,22 @@ def home_numbers() -> dict:
         overdue=Count("id", filter=Q(payment_status="Overdue")),
     )
     counts = {value: pushes.pop(f"state_{value}") for value in State.values}
+    owed = (
+        InvoiceSync.objects.filter(payment_status__in=["Unpaid", "Partially Paid", "Overdue"], balance__gt=0)
+        .values("currency")
+        .order_by("currency")
+        .annotate(unpaid=Sum("balance"), overdue=Sum("balance", filter=Q(payment_status="Overdue")))
+    )
     return {
         **pushes,
         **syncs,
         "pending_review": counts[State.PENDING_REVIEW],
         "failed": counts[State.FAILED],
         "counts": counts,
+        "owed": [
+            {"currency": row["currency"] or "?", "unpaid": row["unpaid"], "overdue": row["overdue"] or 0}
+            for row in owed
+        ],
         "deliveries_failed": WebhookDelivery.objects.filter(state=WebhookDelivery.State.FAILED).count(),
     }
 

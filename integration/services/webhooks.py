@@ -323,10 +323,19 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
             }
             for p in reading["payments"]
         ]
+        sync.total, sync.balance = _decimal(invoice.get("total")), _decimal(invoice.get("balance"))
+        sync.currency = str(invoice.get("currency_code") or "")[:3]
         sync.synced_at = timezone.now()
         sync.save()
         payment_posts(push, invoice, reading["payments"])
     return sync
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value is not None else None
+    except ArithmeticError:
+        return None
 
 
 def _money(value) -> str:

@@ -295,3 +295,22 @@ def test_the_zoho_sandbox_command_refuses_to_run_without_debug_unless_told():
 
     with pytest.raises(CommandError, match="--even-without-debug"):
         call_command("zoho_sandbox", "--port", "1")  # pytest runs with DEBUG off
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_activity_gives_the_dashboard_something_to_show(live_server, http_sandbox, demo_config, settings):
+    import io
+
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from integration.models import InvoicePush
+
+    http_sandbox.crm_button_url = f"{live_server.url}/api/crm/generate-invoice/"
+    http_sandbox.crm_button_secret = settings.CRM_BUTTON_SECRET
+    out = io.StringIO()
+    with override_settings(DEBUG=True, PUBLIC_BASE_URL=live_server.url):
+        call_command("demo_activity", "--sandbox", http_sandbox.base_url, stdout=out)
+    states = set(InvoicePush.objects.values_list("state", flat=True))
+    assert {"pushed", "pending_review", "failed", "blocked"} <= states
+    assert "paid 1 invoice(s)" in out.getvalue()

@@ -514,3 +514,14 @@ def test_a_voided_invoice_is_replaced_with_a_new_one_for_the_deal(
     assert deal(hooks)["Invoice_Id"] == new.invoice_id
     refused = client.post(f"/pushes/{new.pk}/reissue/", follow=True).content.decode()
     assert "is not void in Books" in refused
+
+
+def test_the_home_strip_shows_what_is_owed_per_currency(hooks, invoice, client):
+    from tests.factories import UserFactory
+
+    pay(hooks, invoice, 100)
+    sync = InvoiceSync.objects.get()
+    assert (sync.currency, sync.total, sync.balance) == ("USD", invoice["total"], invoice["total"] - 100)
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get("/").content.decode()
+    assert f"USD: <b>{sync.balance:,.2f}</b> unpaid, of which <b>0.00</b> overdue" in page

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.demo import deal_id
+
+# Deals pressed so the demo opens on a dashboard worth looking at: invoices in every organization, one waiting for
+# review (UK), one needing a decision (near-duplicate items), one blocked (Texas has no tax rule), one paid.
+PRESSED = (1, 2, 6, 14, 15, 5, 8, 3)
+
+
+class Command(BaseCommand):
+    help = (
+        "Demo only: wait for the sandbox and the dashboard to answer, then press Generate Invoice on a few demo "
+        "deals through the sandbox's CRM button and pay one invoice, so the dashboard has something to show."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--sandbox", default="http://127.0.0.1:8001")
+        parser.add_argument("--wait", type=float, default=60.0, help="Seconds to wait for both to answer.")
+
+    def handle(self, *args, sandbox: str, wait: float, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo_activity presses demo deals; it runs only with DEBUG on.")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                httpx.get(f"{sandbox}/__sandbox__/", timeout=2).raise_for_status()
+                httpx.get(f"{settings.PUBLIC_BASE_URL}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise CommandError("The sandbox or the dashboard did not answer in time.") from None
+                time.sleep(1)
+        answers = []
+        for n in PRESSED:
+            reply = httpx.post(f"{sandbox}/__sandbox__/crm/deals/{deal_id(n)}/generate-invoice", timeout=60).json()
+            answers.append(f"{n}: {reply.get('http_status')} {(reply.get('reply') or {}).get('status', '')}")
+        time.sleep(5)  # the worker creates the invoices
+        invoices = httpx.get(f"{sandbox}/", timeout=10).text
+        paid = 0
+        for org, invoice in _payable(invoices)[:1]:
+            httpx.post(f"{sandbox}/__sandbox__/books/{org}/invoices/{invoice}/pay", timeout=30)
+            paid += 1
+        self.stdout.write(f"Demo activity: pressed {', '.join(answers)}; paid {paid} invoice(s).")
+
+
+def _payable(page: str) -> list[tuple[str, str]]:
+    """(organization, invoice) pairs the sandbox page offers to pay."""
+    return re.findall(r"act\('(\d+)','(\d+)','pay'\)", page)
