@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
@@ -111,6 +112,47 @@ def push_page(*, push_id: int) -> dict:
         "events": push.events.all(),
         "sync": InvoiceSync.objects.filter(push=push).first(),
         "cliq_posts": push.cliq_posts.order_by("created_at"),
+        "planned": planned_invoice(push.plan),
+    }
+
+
+def planned_invoice(plan: dict) -> dict | None:
+    """The plan as an invoice: the customer and how it was matched, each line with its item match, tax and
+    amount, and the totals in the deal's currency. None before the push is planned."""
+    if not plan.get("lines"):
+        return None
+    item_ids, new = plan.get("item_ids", {}), set(plan.get("confirmed_new", []))
+    lines, subtotal, tax_total = [], Decimal("0"), Decimal("0")
+    for line in plan["lines"]:
+        amount = Decimal(line["quantity"]) * Decimal(line["rate"])
+        tax = amount * Decimal(line["tax_percentage"]) / 100
+        subtotal, tax_total = subtotal + amount, tax_total + tax
+        item = item_ids.get(line["product_id"])
+        match = (
+            f"Books item {item}" if item else ("a new Books item" if line["product_id"] in new else "not matched yet")
+        )
+        lines.append(
+            {**line, "amount": amount.quantize(Decimal("0.01")), "tax": tax.quantize(Decimal("0.01")), "match": match}
+        )
+    account = plan.get("account", {})
+    if plan.get("customer_id"):
+        customer = f"Books customer {plan['customer_id']}"
+    elif account.get("books_customer_id"):
+        customer = f"the Account's Books_Customer_Id {account['books_customer_id']} (to be checked)"
+    else:
+        customer = "not matched yet: searched by name, created only if none matches"
+    tax = plan.get("tax") or {}
+    return {
+        "account": account,
+        "customer": customer,
+        "lines": lines,
+        "currency": plan.get("deal", {}).get("currency", ""),
+        "subtotal": subtotal.quantize(Decimal("0.01")),
+        "tax_total": tax_total.quantize(Decimal("0.01")),
+        "total": (subtotal + tax_total).quantize(Decimal("0.01")),
+        "authority": (plan.get("tax_authority") or {}).get("name", ""),
+        "treatment": tax.get("treatment", ""),
+        "place_of_supply": tax.get("place_of_supply", ""),
     }
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("pushes/<int:push_id>/replay/", pushes.push_replay_view, name="push-replay"),
     path("pushes/<int:push_id>/decide/", pushes.push_decide_view, name="push-decide"),
     path("pushes/<int:push_id>/reissue/", pushes.push_reissue_view, name="push-reissue"),
+    path("pushes/<int:push_id>/compare/", pushes.push_compare_view, name="push-compare"),
     path("pushes/replay-failed/", pushes.bulk_replay_view, name="bulk-replay-start"),
     path("bulk-replays/<int:bulk_id>/", pushes.bulk_replay_page, name="bulk-replay"),
     path("deliveries/", deliveries.deliveries, name="deliveries"),

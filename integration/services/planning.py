@@ -198,3 +198,30 @@ def _state(country: str, raw_state: str) -> str | None:
         name = next((n for c, n, _ in INDIA_STATES if c == code), None)
         state = normalize_state(country, name) if name else None
     return state
+
+
+def plan_changes(old: dict, new: dict) -> list[str]:
+    """What differs between a push's plan and one rebuilt now, in plain words (empty: nothing changed)."""
+    changes = []
+    if old.get("entity") != new.get("entity"):
+        changes.append(f"Legal entity: {old.get('entity') or '—'} → {new.get('entity')}")
+    before, after = old.get("account", {}), new.get("account", {})
+    for field, label in (("name", "Account name"), ("country", "Country"), ("state", "State")):
+        if before.get(field) != after.get(field):
+            changes.append(f"{label}: {before.get(field) or '—'} → {after.get(field) or '—'}")
+    old_lines = {ln["row_id"]: ln for ln in old.get("lines", [])}
+    new_lines = {ln["row_id"]: ln for ln in new.get("lines", [])}
+    for row_id, line in new_lines.items():
+        was = old_lines.get(row_id)
+        if was is None:
+            changes.append(f"New line: {line['name']} × {line['quantity']} at {line['rate']}")
+            continue
+        for field, label in (("quantity", "quantity"), ("rate", "rate"), ("tax_percentage", "tax %"), ("sku", "SKU")):
+            if str(was.get(field)) != str(line.get(field)):
+                changes.append(f"{line['name']}: {label} {was.get(field)} → {line.get(field)}")
+        if was.get("tax_name") != line.get("tax_name"):
+            changes.append(f"{line['name']}: tax {was.get('tax_name') or 'none'} → {line.get('tax_name') or 'none'}")
+    for row_id, line in old_lines.items():
+        if row_id not in new_lines:
+            changes.append(f"Line removed: {line['name']}")
+    return changes

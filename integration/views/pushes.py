@@ -13,6 +13,7 @@ from integration import selectors
 from integration.forms import DecisionForm, PushFilterForm, RejectForm
 from integration.models import BulkReplay, InvoicePush
 from integration.services.bulk import bulk_replay_start
+from integration.services.planning import PushBlocked, deal_plan, plan_changes
 from integration.services.press import push_reissue
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
@@ -154,3 +155,18 @@ def push_reissue_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
         return redirect("integration:push-detail", push_id=push.pk)
     messages.success(request, f"Started push #{new.pk} for a new invoice ({new.get_state_display().lower()}).")
     return redirect("integration:push-detail", push_id=new.pk)
+
+
+@role_required("integration.review_invoicepush")
+def push_compare_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """What a replay would change: the plan rebuilt from today's CRM data and tables, against the push's plan."""
+    push = get_object_or_404(InvoicePush.objects.select_related("legal_entity"), pk=push_id)
+    context = {"push": push, "changes": None, "blocked": [], "problem": ""}
+    try:
+        today = deal_plan(deal_id=push.deal_id)
+        context["changes"] = plan_changes(push.plan, today)
+    except PushBlocked as blocked:
+        context["blocked"] = blocked.reasons
+    except ZohoError as exc:
+        context["problem"] = str(exc)
+    return render(request, "integration/push_compare.html", context)

@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("POST", "/pushes/{push}/replay/", REVIEW),
     ("POST", "/pushes/{push}/decide/", ADMIN),
     ("POST", "/pushes/{push}/reissue/", REVIEW),
+    ("GET", "/pushes/{push}/compare/", REVIEW),
     ("POST", "/pushes/replay-failed/", REVIEW),
     ("GET", "/bulk-replays/{bulk}/", READ),
     ("GET", "/bulk-replays/{bulk}/?hx=1", READ),

@@ -203,3 +203,25 @@ def test_a_bulk_replay_carries_on_where_a_stopped_worker_left_it(press, sandbox)
     bulk.refresh_from_db()
     assert [o["push_id"] for o in bulk.outcomes] == ids and bulk.finished_at is not None
     assert InvoicePush.objects.get(pk=ids[0]).state == "failed"  # the first was marked done: not touched again
+
+
+def test_the_push_page_shows_the_plan_as_an_invoice_and_what_a_replay_would_see(client, press, sandbox):
+    from sandbox.demo import deal_id
+
+    sandbox.crm_locked.add(deal_id(2))  # fails at the stamp: the plan is complete
+    _, reply = press(deal_id(2))
+    client.force_login(UserFactory(groups=["reviewer"]))
+    url = f"/pushes/{reply['push_id']}/"
+    page = client.get(url).content.decode()
+    assert "The invoice as planned" in page and "To <b>Globex Corporation</b>" in page
+    assert "NY Sales Tax (8.875 %)" in page and "<b>1,149.11</b>" not in page  # numbers as plain decimals
+    assert "Tax authority NYS_DTF." in page and "Compare with today" in page
+    same = client.get(url + "compare/").content.decode()
+    assert "Nothing changed since the push was planned" in same
+    sandbox.crm["Deals"][deal_id(2)]["Products"][0]["Quantity"] = 5
+    sandbox.crm["Accounts"]["5725767000000200002"]["Billing_State"] = "TX"
+    changed = client.get(url + "compare/").content.decode()
+    assert "With today's data the deal would be blocked" in changed and "No tax authority for US/TX" in changed
+    sandbox.crm["Accounts"]["5725767000000200002"]["Billing_State"] = "NY"
+    changed = client.get(url + "compare/").content.decode()
+    assert "Gadget: quantity 3 → 5" in changed
