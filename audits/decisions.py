@@ -52,7 +52,10 @@ def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) 
         locked.plan = {**locked.plan, "item_ids": item_ids, "decisions": _settled(locked.plan, product_id)}
         locked.save(update_fields=["plan", "updated_at"])
         push_event(
-            push, f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})", step=Step.ITEMS
+            push,
+            f"{user} linked “{line['name']}” to Books item “{item['name']}” ({item['item_id']})",
+            step=Step.ITEMS,
+            actor=user,
         )
     push.refresh_from_db()
     return link
@@ -72,7 +75,12 @@ def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
             "decisions": _settled(locked.plan, product_id),
         }
         locked.save(update_fields=["plan", "updated_at"])
-        push_event(push, f"{user} confirmed “{line['name']}” (SKU {line['sku']}) as a new Books item", step=Step.ITEMS)
+        push_event(
+            push,
+            f"{user} confirmed “{line['name']}” (SKU {line['sku']}) as a new Books item",
+            step=Step.ITEMS,
+            actor=user,
+        )
     push.refresh_from_db()
 
 
@@ -94,6 +102,7 @@ def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> Custome
             push,
             f"{user} linked Account “{account['name']}” to Books customer “{contact['contact_name']}”",
             step=Step.CUSTOMER,
+            actor=user,
         )
     push.refresh_from_db()
     return link

@@ -238,6 +238,7 @@ class PushEvent(models.Model):
         INFO = "info", "Info"
 
     push = models.ForeignKey(InvoicePush, on_delete=models.CASCADE, related_name="events")
+    actor = models.CharField(max_length=150, blank=True, help_text="The person who did it (staff actions only).")
     at = models.DateTimeField(auto_now_add=True)
     step = models.CharField(max_length=20, choices=InvoicePush.Step.choices, blank=True)
     action = models.CharField(max_length=200, help_text="e.g. 'POST /books/v3/invoices' or 'state queued → running'.")

@@ -12,7 +12,16 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from integration.models import BooksPause, CliqPost, InvoicePush, InvoiceSync, LegalEntity, TaxRule, WebhookDelivery
+from integration.models import (
+    BooksPause,
+    CliqPost,
+    InvoicePush,
+    InvoiceSync,
+    LegalEntity,
+    PushEvent,
+    TaxRule,
+    WebhookDelivery,
+)
 from integration.zoho.auth import current_fatal_error, token_state
 
 
@@ -261,3 +270,23 @@ def banners() -> dict:
 def invoice_voided(*, push: InvoicePush) -> bool:
     """Books shows the push's invoice as void (as last synced)."""
     return InvoiceSync.objects.filter(push=push, payment_status="Void").exists()
+
+
+def staff_activity(*, limit: int = 200) -> list[dict]:
+    """Every staff action, newest first: push decisions (approve, reject, replay, duplicate decisions, new invoices)
+    and changes to the two tables, each with who and when."""
+    rows = [
+        {"at": e.at, "who": e.actor, "what": e.action, "push": e.push_id}
+        for e in PushEvent.objects.exclude(actor="").order_by("-at")[:limit]
+    ]
+    for model, label in ((TaxRule, "tax rule"), (LegalEntity, "legal entity")):
+        for h in model.history.filter(history_user__isnull=False).select_related("history_user")[:limit]:
+            rows.append(
+                {
+                    "at": h.history_date,
+                    "who": h.history_user.get_username(),
+                    "what": f"{h.get_history_type_display()} {label} {h.instance}",
+                    "push": None,
+                }
+            )
+    return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("pushes/replay-failed/", pushes.bulk_replay_view, name="bulk-replay-start"),
     path("bulk-replays/<int:bulk_id>/", pushes.bulk_replay_page, name="bulk-replay"),
     path("deliveries/", deliveries.deliveries, name="deliveries"),
+    path("activity/", deliveries.activity, name="activity"),
     path("deliveries/<int:delivery_id>/retry/", deliveries.delivery_retry, name="delivery-retry"),
     path("cliq/<int:post_id>/retry/", deliveries.cliq_retry, name="cliq-retry"),
     path("setup/", setup.setup, name="setup"),

@@ -132,5 +132,7 @@ def push_reissue(*, push: InvoicePush, user) -> InvoicePush:
     sync = InvoiceSync.objects.filter(push=push).first()
     if push.state != State.PUSHED or sync is None or sync.payment_status != "Void":
         raise PushStateError(f"Push #{push.pk}'s invoice is not void in Books; only a voided invoice can be replaced.")
-    push_move(push, State.PUSHED, State.VOIDED, f"{user} started a new invoice: {push.invoice_number} was voided")
+    push_move(
+        push, State.PUSHED, State.VOIDED, f"{user} started a new invoice: {push.invoice_number} was voided", user=user
+    )
     return push_request(deal_id=push.deal_id, user=str(user or ""))

@@ -31,7 +31,7 @@ def push_move(push: InvoicePush, from_state: str, to_state: str, action: str, *,
             raise PushStateError(
                 f"Push #{push.pk} is {push.get_state_display().lower()}, not {from_state.replace('_', ' ')}."
             )
-        push_event(push, action, outcome=PushEvent.Outcome.INFO, message=f"{from_state} → {to_state}")
+        push_event(push, action, outcome=PushEvent.Outcome.INFO, message=f"{from_state} → {to_state}", actor=user)
         if to_state == State.QUEUED:
             after_commit(push_execute_task, push.pk)
     push.refresh_from_db()
@@ -40,7 +40,13 @@ def push_move(push: InvoicePush, from_state: str, to_state: str, action: str, *,
 def push_approve(*, push: InvoicePush, user) -> None:
     """A reviewer approves a push parked for review: it is queued for the worker."""
     push_move(
-        push, State.PENDING_REVIEW, State.QUEUED, f"Approved by {user}", reviewed_by=user, reviewed_at=timezone.now()
+        push,
+        State.PENDING_REVIEW,
+        State.QUEUED,
+        f"Approved by {user}",
+        user=user,
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
     )
 
 
@@ -51,6 +57,7 @@ def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
         State.PENDING_REVIEW,
         State.REJECTED,
         f"Rejected by {user}",
+        user=user,
         reviewed_by=user,
         reviewed_at=timezone.now(),
         error=reason or "Rejected by a reviewer.",
@@ -60,5 +67,12 @@ def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
 def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
     """Queue a failed push again; it resumes from the step that failed with a fresh retry budget."""
     push_move(
-        push, State.FAILED, State.QUEUED, why or f"Replayed by {user}", attempts=0, error="", next_attempt_at=None
+        push,
+        State.FAILED,
+        State.QUEUED,
+        why or f"Replayed by {user}",
+        user=user,
+        attempts=0,
+        error="",
+        next_attempt_at=None,
     )

@@ -14,8 +14,15 @@ def push_event(
     outcome: str = PushEvent.Outcome.INFO,
     message: str = "",
     detail: dict | None = None,
+    actor=None,
 ) -> PushEvent:
-    """Append one redacted line to the push's timeline."""
+    """Append one redacted line to the push's timeline; `actor` is the person, for staff actions."""
     return PushEvent.objects.create(
-        push=push, step=step, action=action, outcome=outcome, message=redact_text(message), detail=redact(detail or {})
+        push=push,
+        step=step,
+        action=action,
+        outcome=outcome,
+        message=redact_text(message),
+        detail=redact(detail or {}),
+        actor=str(actor)[:150] if getattr(actor, "pk", None) else "",
     )

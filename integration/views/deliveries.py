@@ -45,3 +45,9 @@ def cliq_retry(request: HttpRequest, post_id: int) -> HttpResponse:
             request, "Only a failed Cliq post can be sent again (an unconfirmed one may already be in Cliq)."
         )
     return redirect("integration:deliveries")
+
+
+@role_required()
+def activity(request: HttpRequest) -> HttpResponse:
+    """Who did what, and when: every staff action on pushes and the tables."""
+    return render(request, "integration/activity.html", {"rows": selectors.staff_activity()})

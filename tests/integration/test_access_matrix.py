@@ -27,6 +27,7 @@ ENDPOINTS = [
     ("GET", "/bulk-replays/{bulk}/", READ),
     ("GET", "/bulk-replays/{bulk}/?hx=1", READ),
     ("GET", "/deliveries/", READ),
+    ("GET", "/activity/", READ),
     ("POST", "/deliveries/{delivery}/retry/", REVIEW),
     ("POST", "/cliq/{post}/retry/", REVIEW),
     ("GET", "/setup/", ADMIN),

@@ -138,3 +138,23 @@ def test_csv_import_and_export_from_the_screen(finance, demo_config):
     )
     page = finance.post("/tables/import/", {"table": "legal_entities", "file": twice}, follow=True).content.decode()
     assert "Books organization 60007007 is already A&#x27;s (line 2)" in page
+
+
+def test_every_staff_action_is_listed_with_who_and_when(client, press, sandbox, django_capture_on_commit_callbacks):
+    from sandbox.demo import deal_id
+
+    _, reply = press(deal_id(5))  # waits for review
+    reviewer = UserFactory(username="rita", groups=["reviewer"])
+    client.force_login(reviewer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/pushes/{reply['push_id']}/approve/")
+    admin = UserFactory(username="fred", groups=["finance-admin"])
+    client.force_login(admin)
+    client.post(
+        "/tables/tax-rules/add/", {"legal_entity": "US-LLC", "country": "US", "state": "TX", "tax_authority": "X"}
+    )
+    page = client.get("/activity/").content.decode()
+    assert "rita" in page and "Approved by rita" in page and f"#{reply['push_id']}" in page
+    assert "fred" in page and "Created tax rule US/TX (US-LLC) → X" in page
+    client.force_login(UserFactory())
+    assert client.get("/activity/").status_code == 403
