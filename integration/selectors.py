@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -58,7 +59,7 @@ def push_list(
     limit: int = PAGE_SIZE,
 ) -> list[InvoicePush]:
     """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query."""
-    pushes = InvoicePush.objects.select_related("legal_entity").order_by("-id")
+    pushes = InvoicePush.objects.select_related("legal_entity", "sync").order_by("-id")
     if state:
         pushes = pushes.filter(state=state)
     if entity:
@@ -71,7 +72,11 @@ def push_list(
         )
     if before:
         pushes = pushes.filter(id__lt=before)
-    return list(pushes[:limit])
+    page = list(pushes[:limit])
+    for push in page:
+        planned = planned_invoice(push.plan)
+        push.amount = planned["total"] if planned else None
+    return page
 
 
 def home_numbers() -> dict:
@@ -122,6 +127,7 @@ def push_page(*, push_id: int) -> dict:
         "sync": InvoiceSync.objects.filter(push=push).first(),
         "cliq_posts": push.cliq_posts.order_by("created_at"),
         "planned": planned_invoice(push.plan),
+        "explanation": push_explanation(push),
     }
 
 
@@ -290,3 +296,34 @@ def staff_activity(*, limit: int = 200) -> list[dict]:
                 }
             )
     return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]
+
+
+ZOHO_MEANINGS = {
+    "1000": "Books had an internal error on its side; it usually passes",
+    "44": "Books' per-minute limit for this organization was reached",
+    "45": "Books' daily API limit for this organization is used up",
+    "57": "Books did not accept our access token",
+    "1070": "Books was handling too many calls from us at once",
+    "1002": "Books no longer has a record this push relies on",
+    "4": "Books refused one of the values sent",
+    "1001": "Books already has an item of that name",
+    "3062": "Books already has a customer of that name",
+}
+
+
+def push_explanation(push: InvoicePush) -> str:
+    """The push's last problem in plain words: what it means and what happens next."""
+    code = re.search(r"\(Zoho code (\d+)\)", push.error or "")
+    meaning = ZOHO_MEANINGS.get(code.group(1), "") if code else ""
+    if push.state == InvoicePush.State.QUEUED and push.next_attempt_at:
+        nxt = f"It is tried again by itself at {push.next_attempt_at:%H:%M:%S} UTC"
+        nxt += f" (attempt {push.attempts + 1})." if push.attempts else "."
+    elif push.state == InvoicePush.State.FAILED and push.plan.get("decisions"):
+        nxt = "A finance administrator must decide below; the push then replays by itself."
+    elif push.state == InvoicePush.State.FAILED:
+        nxt = "Nothing happens by itself now: fix the cause, then replay (or press Generate Invoice again in CRM)."
+    elif push.state == InvoicePush.State.BLOCKED:
+        nxt = "Fix the reasons in CRM or the tax map, then press Generate Invoice again."
+    else:
+        nxt = ""
+    return " ".join(p for p in (f"{meaning}." if meaning else "", nxt) if p)

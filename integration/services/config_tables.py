@@ -94,7 +94,7 @@ def legal_entity_clean(row: dict[str, str]) -> tuple[dict, list[str]]:
     return {"code": code, "name": name, "books_org_id": org_id, "require_review": require_review}, problems
 
 
-def _org_taken(org_id: str, code: str) -> str:
+def org_taken(org_id: str, code: str) -> str:
     """The code of another entity already on this Books organization, or ''."""
     other = LegalEntity.objects.filter(books_org_id=org_id).exclude(code=code).values_list("code", flat=True).first()
     return other or ""
@@ -142,7 +142,7 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
                 problems.append(
                     f"Books organization {org_id} is already {org_at[org_id][1]}'s (line {org_at[org_id][0]})"
                 )
-            elif (taken := _org_taken(org_id, code)) and taken not in parsed:
+            elif (taken := org_taken(org_id, code)) and taken not in parsed:
                 problems.append(f"Books organization {org_id} already belongs to legal entity {taken}")
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
@@ -169,7 +169,7 @@ def legal_entity_save(*, entity: LegalEntity | None, row: dict, source: str = "L
         problems.append("the code cannot change (Accounts point at it); add a new legal entity instead")
     if entity is None and LegalEntity.objects.filter(code=values["code"]).exists():
         problems.append(f"legal entity {values['code']} already exists: edit it instead")
-    if not problems and (taken := _org_taken(values["books_org_id"], values["code"])):
+    if not problems and (taken := org_taken(values["books_org_id"], values["code"])):
         problems.append(f"Books organization {values['books_org_id']} already belongs to legal entity {taken}")
     if problems:
         raise CsvImportError(problems)

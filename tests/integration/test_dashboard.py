@@ -225,3 +225,19 @@ def test_the_push_page_shows_the_plan_as_an_invoice_and_what_a_replay_would_see(
     sandbox.crm["Accounts"]["5725767000000200002"]["Billing_State"] = "NY"
     changed = client.get(url + "compare/").content.decode()
     assert "Gadget: quantity 3 → 5" in changed
+
+
+def test_the_push_page_says_what_a_problem_means_and_what_happens_next(client, press, sandbox, settings, monkeypatch):
+    from integration.services import retry
+    from sandbox.demo import deal_id
+
+    settings.PUSH_RETRY_BASE_SECONDS = settings.PUSH_RETRY_MAX_SECONDS = 60
+    monkeypatch.setattr(retry, "EAGER_RETRY_BUDGET_SECONDS", 0)  # no in-process retry: the push waits queued
+    sandbox.add_fault("error", method="POST", path="/invoices")
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "queued"
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(f"/pushes/{push.pk}/").content.decode()
+    assert "Books had an internal error on its side; it usually passes." in page
+    assert f"It is tried again by itself at {push.next_attempt_at:%H:%M:%S} UTC (attempt 2)." in page

@@ -158,3 +158,34 @@ def test_every_staff_action_is_listed_with_who_and_when(client, press, sandbox, 
     assert "fred" in page and "Created tax rule US/TX (US-LLC) → X" in page
     client.force_login(UserFactory())
     assert client.get("/activity/").status_code == 403
+
+
+def test_the_admin_edits_the_tables_with_the_same_checks(client, demo_config):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    us = LegalEntity.objects.get(code="US-LLC")
+    bad = client.post(
+        "/admin/integration/taxrule/add/",
+        {"legal_entity": us.pk, "country": "USA", "state": "Atlantis", "tax_authority": "X", "tax_treatment": ""},
+    )
+    assert (
+        bad.status_code == 200 and "State &#x27;Atlantis&#x27; is not a state or region of US." in bad.content.decode()
+    )
+    good = client.post(
+        "/admin/integration/taxrule/add/",
+        {
+            "legal_entity": us.pk,
+            "country": "United States",
+            "state": "Texas",
+            "tax_authority": "TX_CPA",
+            "tax_treatment": "",
+        },
+    )
+    assert good.status_code == 302 and TaxRule.objects.filter(country="US", state="TX", tax_authority="TX_CPA").exists()
+    taken = client.post(
+        "/admin/integration/legalentity/add/",
+        {"code": "DUP", "name": "Dup", "books_org_id": "60001001", "active": "on"},
+    )
+    assert taken.status_code == 200 and "already belongs to legal entity US-LLC" in taken.content.decode()
+    assert not LegalEntity.objects.filter(code="DUP").exists()
