@@ -41,6 +41,12 @@ class PushFilterForm(forms.Form):
     entity = forms.CharField(required=False, max_length=40)
     q = forms.CharField(required=False, max_length=100, strip=True)
     decision = forms.BooleanField(required=False)
+    payment = forms.ChoiceField(
+        required=False,
+        choices=[("", "any"), *((s, s) for s in ("Unpaid", "Partially Paid", "Paid", "Overdue", "Void"))],
+    )
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
     before = forms.IntegerField(required=False, min_value=1)
 
     def state_or_none(self) -> str | None:
@@ -55,6 +61,9 @@ class PushFilterForm(forms.Form):
             "entity": data["entity"] or None,
             "q": data["q"],
             "needs_decision": data["decision"],
+            "payment": data["payment"] or None,
+            "since": data["since"],
+            "until": data["until"],
             "before": data["before"],
         }
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -55,11 +55,32 @@ def push_list(
     entity: str | None = None,
     q: str = "",
     needs_decision: bool = False,
+    payment: str | None = None,
+    since=None,
+    until=None,
     before: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> list[InvoicePush]:
-    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query."""
-    pushes = InvoicePush.objects.select_related("legal_entity", "sync").order_by("-id")
+    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query. Repeated
+    blocked presses of one deal show as its latest, with `blocked_presses` counting them."""
+    pushes = (
+        InvoicePush.objects.select_related("legal_entity", "sync")
+        .order_by("-id")
+        .exclude(
+            Exists(
+                InvoicePush.objects.filter(
+                    deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
+                )
+            ),
+            state=InvoicePush.State.BLOCKED,
+        )
+    )
+    if payment:
+        pushes = pushes.filter(sync__payment_status=payment)
+    if since:
+        pushes = pushes.filter(created_at__date__gte=since)
+    if until:
+        pushes = pushes.filter(created_at__date__lte=until)
     if state:
         pushes = pushes.filter(state=state)
     if entity:
@@ -72,7 +93,14 @@ def push_list(
         )
     if before:
         pushes = pushes.filter(id__lt=before)
-    page = list(pushes[:limit])
+    presses = (
+        InvoicePush.objects.filter(deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED)
+        .order_by()
+        .values("deal_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    page = list(pushes.annotate(blocked_presses=Subquery(presses[:1]))[:limit])
     for push in page:
         planned = planned_invoice(push.plan)
         push.amount = planned["total"] if planned else None

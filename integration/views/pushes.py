@@ -40,6 +40,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "selected_state": filters.get("state"),
         "filters": filters,
         "entities_codes": selectors.entity_codes(),
+        "payment_choices": ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void"],
         "query": query.urlencode(),
         "older": pushes[-1].pk if len(pushes) == selectors.PAGE_SIZE else None,
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.

@@ -241,3 +241,26 @@ def test_the_push_page_says_what_a_problem_means_and_what_happens_next(client, p
     page = client.get(f"/pushes/{push.pk}/").content.decode()
     assert "Books had an internal error on its side; it usually passes." in page
     assert f"It is tried again by itself at {push.next_attempt_at:%H:%M:%S} UTC (attempt 2)." in page
+
+
+def test_repeated_blocked_presses_show_as_one_row_and_payment_and_date_filters(client):
+    from datetime import date
+
+    from integration.models import InvoiceSync
+
+    for _ in range(4):
+        InvoicePushFactory(deal_id="5725767000000400003", deal_name="Umbrella Texas depot", state="blocked")
+    paid = InvoicePushFactory(deal_name="Paid deal", state="pushed", invoice_id="4601", invoice_number="INV-00001")
+    InvoiceSync.objects.create(
+        organization_id=paid.organization_id, invoice_id="4601", push=paid, payment_status="Paid"
+    )
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(reverse("integration:dashboard")).content.decode()
+    assert page.count("Umbrella Texas depot") == 1 and "(pressed 4 times)" in page
+    only_paid = client.get(reverse("integration:dashboard"), {"payment": "Paid"}).content.decode()
+    assert "Paid deal" in only_paid and "Umbrella" not in only_paid
+    today = date.today().isoformat()
+    assert (
+        "Paid deal" in client.get(reverse("integration:dashboard"), {"since": today, "until": today}).content.decode()
+    )
+    assert "Paid deal" not in client.get(reverse("integration:dashboard"), {"until": "2000-01-01"}).content.decode()
