@@ -61,6 +61,7 @@ def main() -> None:
             "list": ("/", {}),
             "filtered (failed, US-LLC)": ("/", {"state": "failed", "entity": "US-LLC"}),
             "search (deal name)": ("/", {"q": f"Deal {size // 3}"}),
+            "search (customer)": ("/", {"q": "Customer 123"}),
             "search (invoice number)": ("/", {"q": f"INV-{size // 2:06d}"}),
             "older page": ("/", {"before": middle.pk}),
             "push page": (f"/pushes/{middle.pk}/", {}),
@@ -115,6 +116,7 @@ def _grow(size: int, made: int, InvoicePush, PushEvent, InvoiceSync, LegalEntity
                     invoice_number=f"INV-{n:06d}" if state == "pushed" else "",
                     error="Internal error (Zoho code 1000)" if state == "failed" else "",
                     plan={"account": {"name": f"Customer {n % 997}"}},
+                    customer_name=f"Customer {n % 997}",
                 )
             )
         created = InvoicePush.objects.bulk_create(pushes)

@@ -180,6 +180,7 @@ class InvoicePush(models.Model):
 
     deal_id = models.CharField(max_length=40, db_index=True)
     deal_name = models.CharField(max_length=300, blank=True)
+    customer_name = models.CharField(max_length=300, blank=True, help_text="The Account's name, for search.")
     requested_by = models.CharField(max_length=254, blank=True, help_text="Email of the AE who clicked.")
     legal_entity = models.ForeignKey(LegalEntity, null=True, blank=True, on_delete=models.PROTECT)
     organization_id = models.CharField(max_length=40, blank=True)
@@ -219,6 +220,7 @@ class InvoicePush(models.Model):
         indexes = [
             models.Index(fields=["state", "running_since"], name="push_state_running_idx"),
             models.Index(fields=["invoice_number"], name="push_invoice_number_idx"),  # the dashboard's search
+            models.Index(fields=["state", "-id"], name="push_state_newest_idx"),  # the dashboard's state filter
         ]
 
     def __str__(self) -> str:

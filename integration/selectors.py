@@ -89,7 +89,7 @@ def push_list(
         pushes = pushes.filter(state=InvoicePush.State.FAILED, plan__has_key="decisions").exclude(plan__decisions=[])
     if q:
         pushes = pushes.filter(
-            Q(deal_id=q) | Q(invoice_number=q.upper()) | Q(deal_name__icontains=q) | Q(plan__account__name__icontains=q)
+            Q(deal_id=q) | Q(invoice_number=q.upper()) | Q(deal_name__icontains=q) | Q(customer_name__icontains=q)
         )
     if before:
         pushes = pushes.filter(id__lt=before)

@@ -90,6 +90,7 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
             push = InvoicePush.objects.create(
                 deal_id=deal_id,
                 deal_name=plan.get("deal", {}).get("name", ""),
+                customer_name=plan.get("account", {}).get("name", "")[:300],
                 requested_by=user,
                 state=state,
                 legal_entity=entity,
