@@ -26,7 +26,7 @@ from integration.editions import (
     WITH_AUTHORITIES,
     india_state_code,
 )
-from integration.models import LegalEntity
+from integration.models import LegalEntity, TaxRule
 from integration.selectors import tax_rule_for
 from integration.services.entities import legal_entity_edition
 from integration.zoho.books import BooksClient
@@ -173,3 +173,35 @@ def _give_taxes(taxed: list[dict], pool: list[dict], reasons: list[str], missing
             if Decimal(line["tax_percentage"]) == pct:
                 line["tax_id"], line["tax_name"] = tax["tax_id"], tax["tax_name"]
     return ok
+
+
+def tax_map_check(*, entity: LegalEntity, books: BooksClient | None = None) -> list[str]:
+    """The entity's tax-map rows checked against its Books organization, in plain words: each authority exists
+    and has taxes (listing their rates), and for editions without authorities, which rates Books offers.
+    Zoho errors propagate."""
+    books = books or BooksClient()
+    edition = legal_entity_edition(entity=entity, books=books)
+    taxes = org_taxes(books, entity.books_org_id)
+    org_label = entity.books_org_name or f"Books organization {entity.books_org_id}"
+    findings = []
+    rules = TaxRule.objects.filter(legal_entity=entity) | TaxRule.objects.filter(legal_entity__isnull=True)
+    for rule in rules.order_by("country", "state"):
+        where = f"{rule.country}/{rule.state}" if rule.state else rule.country
+        if edition in WITH_AUTHORITIES:
+            under = [
+                t for t in taxes if t.get("tax_authority_name") == rule.tax_authority and t.get("tax_authority_id")
+            ]
+            if not rule.tax_authority:
+                findings.append(f"{where}: no tax authority, but {org_label} taxes by authority.")
+            elif not under:
+                findings.append(f"{where}: {org_label} has no tax under the authority {rule.tax_authority}.")
+            else:
+                rates = ", ".join(sorted({_pct(Decimal(str(t["tax_percentage"]))) for t in under}))
+                findings.append(f"{where}: {rule.tax_authority} has taxes at {rates}.")
+        else:
+            pool = [
+                t for t in taxes if not t.get("tax_authority_id") and t.get("tax_specific_type") not in ("cgst", "sgst")
+            ]
+            rates = ", ".join(sorted({_pct(Decimal(str(t["tax_percentage"]))) for t in pool})) or "none"
+            findings.append(f"{where}: treatment {rule.tax_treatment or '—'}; {org_label} offers taxes at {rates}.")
+    return findings or [f"No tax-map row applies to {entity.code}: taxed deals for it are blocked."]

@@ -14,7 +14,7 @@ from integration.forms import DecisionForm, PushFilterForm, RejectForm
 from integration.models import BulkReplay, InvoicePush
 from integration.services.bulk import bulk_replay_start
 from integration.services.planning import PushBlocked, deal_plan, plan_changes
-from integration.services.press import push_reissue
+from integration.services.press import push_reissue, push_request
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
@@ -171,3 +171,20 @@ def push_compare_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     except ZohoError as exc:
         context["problem"] = str(exc)
     return render(request, "integration/push_compare.html", context)
+
+
+@require_POST
+@role_required("integration.review_invoicepush")
+def push_plan_again_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
+    """A blocked push, once its reasons are fixed: plan the deal again now, as a new press would."""
+    push = get_object_or_404(InvoicePush, pk=push_id, state=InvoicePush.State.BLOCKED)
+    try:
+        new = push_request(deal_id=push.deal_id, user=str(request.user))
+    except ZohoError as exc:
+        messages.error(request, str(exc))
+        return redirect("integration:push-detail", push_id=push.pk)
+    if new.state == InvoicePush.State.BLOCKED:
+        messages.error(request, "Still blocked: " + " ".join(new.reasons))
+    else:
+        messages.success(request, f"Planned again: push #{new.pk} is {new.get_state_display().lower()}.")
+    return redirect("integration:push-detail", push_id=new.pk)

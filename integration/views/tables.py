@@ -25,6 +25,7 @@ from integration.services.config_tables import (
     tax_rule_save,
 )
 from integration.services.entities import legal_entity_refresh
+from integration.services.taxes import tax_map_check
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
 
@@ -198,3 +199,20 @@ def tables_export(request: HttpRequest, table: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
     exporter(out=response)
     return response
+
+
+@require_POST
+@role_required("integration.change_taxrule")
+def entity_check_taxes(request: HttpRequest, code: str) -> HttpResponse:
+    """Check the tax map against the entity's Books organization now (authorities, taxes and their rates)."""
+    entity = get_object_or_404(LegalEntity, code=code)
+    try:
+        findings = tax_map_check(entity=entity)
+    except ZohoError as exc:
+        messages.error(request, f"{entity.code}: Books could not be read: {exc}")
+    else:
+        for finding in findings:
+            (messages.error if "has no tax" in finding or "blocked" in finding else messages.info)(
+                request, f"{entity.code} — {finding}"
+            )
+    return redirect("integration:tables")

@@ -37,6 +37,8 @@ ENDPOINTS = [
     ("POST", "/tables/tax-rules/{rule}/", ADMIN),
     ("POST", "/tables/tax-rules/{rule}/delete/", ADMIN),
     ("POST", "/tables/entities/US-LLC/test-connection/", ADMIN),
+    ("POST", "/tables/entities/US-LLC/check-taxes/", ADMIN),
+    ("POST", "/pushes/{push}/plan-again/", REVIEW),
     ("GET", "/tables/entities/add/", ADMIN),
     ("GET", "/tables/entities/US-LLC/edit/", ADMIN),
     ("POST", "/tables/import/", ADMIN),

@@ -189,3 +189,13 @@ def test_the_admin_edits_the_tables_with_the_same_checks(client, demo_config):
     )
     assert taken.status_code == 200 and "already belongs to legal entity US-LLC" in taken.content.decode()
     assert not LegalEntity.objects.filter(code="DUP").exists()
+
+
+def test_finance_checks_the_tax_map_against_books(finance, demo_config, sandbox):
+    page = finance.post("/tables/entities/US-LLC/check-taxes/", follow=True).content.decode()
+    assert "US-LLC — US/CA: BOE_CA has taxes at 7.25 %." in page
+    TaxRule.objects.filter(state="NY").update(tax_authority="NO_SUCH")
+    page = finance.post("/tables/entities/US-LLC/check-taxes/", follow=True).content.decode()
+    assert "US/NY: Acme Widgets LLC has no tax under the authority NO_SUCH." in page
+    page = finance.post("/tables/entities/UK-LTD/check-taxes/", follow=True).content.decode()
+    assert "GB: treatment uk; Acme Widgets Ltd offers taxes at 0 %, 20 %, 5 %." in page

@@ -30,11 +30,11 @@ def press(settings, deal: str) -> dict:
     return resp.json()
 
 
-def log_in(page, live_server, role: str | None) -> None:
-    UserFactory(username="someone", password="pw-for-tests", groups=[role] if role else [])
+def log_in(page, live_server, role: str | None, username: str = "someone") -> None:
+    UserFactory(username=username, password="pw-for-tests", groups=[role] if role else [])
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "someone")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-for-tests")
     page.click("button[type=submit]")
 
@@ -76,8 +76,13 @@ def test_finance_fixes_the_tax_map_for_a_blocked_deal(browser, live_server, sand
     snap(page, "tax-map")
     assert TaxRule.objects.filter(state="TX", tax_authority="TX_CPA").exists()
 
-    again = press(settings, deal_id(3))  # the AE presses Generate Invoice again
-    assert again["status"] == "queued" and InvoicePush.objects.get(pk=again["push_id"]).state == "pushed"
+    reviewer = browser.new_page()  # a reviewer plans the blocked deal again, now that the map is fixed
+    log_in(reviewer, live_server, "reviewer", username="rita")
+    reviewer.goto(f"{live_server.url}/pushes/{blocked['push_id']}/")
+    reviewer.get_by_role("button", name="Plan the deal again").click()
+    expect(reviewer.get_by_text("Planned again: push #")).to_be_visible()
+    expect(reviewer.locator(".facts .state")).to_have_text("Pushed")
+    snap(reviewer, "blocked-planned-again")
 
 
 def test_a_user_without_a_role_sees_nothing(browser, live_server, demo_config, settings):
