@@ -32,6 +32,7 @@ def press(settings, deal: str) -> dict:
 
 def log_in(page, live_server, role: str | None, username: str = "someone") -> None:
     UserFactory(username=username, password="pw-for-tests", groups=[role] if role else [])
+    page.on("dialog", lambda dialog: dialog.accept())  # each action asks for confirmation first: yes
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", username)
@@ -46,9 +47,12 @@ def test_a_reviewer_approves_a_pending_push_and_sees_it_pushed(browser, live_ser
     page.goto(f"{live_server.url}/pushes/{reply['push_id']}/")
     expect(page.get_by_role("heading", name="Waiting for your review")).to_be_visible()
     snap(page, "push-pending-review")
+    asked = []
+    page.on("dialog", lambda dialog: asked.append(dialog.message))
     page.get_by_role("button", name="Approve and create the invoice").click()
     expect(page.get_by_text("Approved: push")).to_be_visible()
     expect(page.locator(".facts .state")).to_have_text("Pushed")
+    assert asked == [f"Approve push #{reply['push_id']}? Its invoice is created in Books now."]
     snap(page, "push-approved")
     assert InvoicePush.objects.get(pk=reply["push_id"]).invoice_number.startswith("INV-")
 
@@ -130,7 +134,6 @@ def test_a_bulk_replay_shows_its_progress(browser, live_server, sandbox, demo_co
         press(settings, deal_id(n))
     sandbox.crm_locked.clear()
     page = browser.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation
     log_in(page, live_server, "reviewer")
     page.goto(f"{live_server.url}/?state=failed")
     page.get_by_role("button", name="Replay every failed push in this list").click()
