@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from integration.normalize import normalize_name, normalize_sku, sku_skeleton
 
@@ -129,3 +129,96 @@ def describe_customers(contacts: list[dict]) -> str:
 
 
 # --- creation locks ----------------------------------------------------------------------------------
+
+
+# --- a whole catalogue at once (the audit) ---------------------------------------------------------------
+class _Groups:
+    """Union-find over item indexes, remembering why two were joined."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+        self.why: dict[tuple[int, int], tuple[str, int]] = {}
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, a: int, b: int, reason: str, score: int) -> None:
+        self.why.setdefault((min(a, b), max(a, b)), (reason, score))
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
+    """Groups of Books items that are one product: the same normalized SKU, the same skeleton (look-alike letters,
+    O for 0), the same normalized name, or SKUs at a fuzzy ratio of at least NEAR_RATIO. Never compares all
+    pairs: candidates for the fuzzy test share a block — the first or the last `block` characters of the skeleton
+    (a one-character typo leaves one of them intact) — and only pairs within a block are scored.
+
+    Returns [{"members": [item indexes], "reasons": {(i, j): (reason, score)}, "score": best score}], largest first.
+    """
+    n = len(items)
+    groups = _Groups(n)
+    skus = [normalize_sku(i.get("sku")) for i in items]
+    skeletons = [sku_skeleton(i.get("sku")) for i in items]
+    names = [normalize_name(i.get("name")) for i in items]
+    for key_list, reason in (
+        (skus, "same SKU once normalized"),
+        (skeletons, "SKUs alike but for look-alike characters"),
+        (names, "same name"),
+    ):
+        first: dict[str, int] = {}
+        for i, key in enumerate(key_list):
+            if not key:
+                continue
+            if key in first:
+                groups.join(first[key], i, reason, 100)
+            else:
+                first[key] = i
+    for members in _blocks(list(range(n)), skeletons, block):
+        keys = [skeletons[i] for i in members]
+        for r, key in enumerate(keys):
+            for _, score, c in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=NEAR_RATIO, limit=None):
+                a, b = members[r], members[c]
+                if r < c and groups.find(a) != groups.find(b) and not _numbered_apart(skeletons[a], skeletons[b]):
+                    groups.join(a, b, "SKUs one typo apart", int(score))
+    found: dict[int, list[int]] = {}
+    for i in range(n):
+        found.setdefault(groups.find(i), []).append(i)
+    result = []
+    for members in (m for m in found.values() if len(m) > 1):
+        inside = set(members)
+        reasons = {pair: why for pair, why in groups.why.items() if pair[0] in inside}
+        result.append({"members": members, "reasons": reasons, "score": min(s for _, s in reasons.values())})
+    return sorted(result, key=lambda g: -len(g["members"]))
+
+
+MAX_BLOCK = 2000  # a block larger than this is split by a longer key, so no comparison matrix grows unbounded
+
+
+def _blocks(indexes: list[int], skeletons: list[str], length: int):
+    """Candidate blocks for fuzzy comparison: items sharing their skeleton's first or last `length` characters;
+    an oversized block (a catalogue of `ITEM-000001`…) is split again by longer keys."""
+    for side in ("<", ">"):
+        by_key: dict[str, list[int]] = {}
+        for i in indexes:
+            skeleton = skeletons[i]
+            if len(skeleton) >= length:
+                by_key.setdefault(skeleton[:length] if side == "<" else skeleton[-length:], []).append(i)
+        for members in by_key.values():
+            if len(members) < 2:
+                continue
+            if len(members) > MAX_BLOCK and all(len(skeletons[i]) > length for i in members):
+                yield from _blocks(members, skeletons, length + 2)
+            else:
+                yield members
+
+
+def _numbered_apart(a: str, b: str) -> bool:
+    """Two SKUs of one numbered series (`SKU-00001`, `SKU-00002`): same length, differing only in digits. A
+    catalogue is full of them, so they are never taken for typos (a digit typo is then missed: the price of not
+    flagging every neighbour in a series)."""
+    return len(a) == len(b) and all(x == y or (x.isdigit() and y.isdigit()) for x, y in zip(a, b, strict=True))
