@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from integration.forms import add_problems
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent, TaxRule
 from integration.services.config_tables import legal_entity_clean, org_taken, tax_rule_clean
 
@@ -25,8 +26,7 @@ class LegalEntityAdminForm(forms.ModelForm):
         )
         if not problems and (taken := org_taken(values["books_org_id"], values["code"])):
             problems.append(f"Books organization {values['books_org_id']} already belongs to legal entity {taken}")
-        for problem in problems:
-            self.add_error(None, problem[0].upper() + problem[1:] + ".")
+        add_problems(self, problems)
         return data
 
 
@@ -48,8 +48,7 @@ class TaxRuleAdminForm(forms.ModelForm):
         values, problems = tax_rule_clean(
             {**row, "legal_entity": entity.code if entity else ""}, {entity.code: entity} if entity else {}
         )
-        for problem in problems:
-            self.add_error(None, problem[0].upper() + problem[1:] + ".")
+        add_problems(self, problems)
         if not problems:
             data["country"], data["state"] = values["country"], values["state"]
         return data

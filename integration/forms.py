@@ -9,6 +9,13 @@ from django import forms
 from integration.models import InvoicePush
 
 DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+PAYMENT_STATUSES = ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void"]  # the deal's Payment_Status values
+
+
+def add_problems(form: forms.BaseForm, problems: list[str]) -> None:
+    """Show the table checks' problems (`services.config_tables`) on a form, each as a sentence."""
+    for problem in problems:
+        form.add_error(None, problem[0].upper() + problem[1:] + ".")
 
 
 class ButtonPressForm(forms.Form):
@@ -43,7 +50,7 @@ class PushFilterForm(forms.Form):
     decision = forms.BooleanField(required=False)
     payment = forms.ChoiceField(
         required=False,
-        choices=[("", "any"), *((s, s) for s in ("Unpaid", "Partially Paid", "Paid", "Overdue", "Void"))],
+        choices=[("", "any"), *((s, s) for s in PAYMENT_STATUSES)],
     )
     since = forms.DateField(required=False)
     until = forms.DateField(required=False)

@@ -200,16 +200,8 @@ def planned_invoice(plan: dict) -> dict | None:
 
 
 def configuration_tables() -> dict:
-    """The legal entities and the tax map, for the dashboard's read-only glance."""
+    """The legal entities and the tax map, for their screen."""
     return {"entities": LegalEntity.objects.all(), "tax_rules": TaxRule.objects.select_related("legal_entity")}
-
-
-def push_counts() -> dict[str, int]:
-    """Number of pushes in each state (every state present, zero or not)."""
-    counts = {state: 0 for state in InvoicePush.State.values}
-    for row in InvoicePush.objects.values("state").order_by().annotate(n=Count("id")):
-        counts[row["state"]] = row["n"]
-    return counts
 
 
 def zoho_token_problem() -> str:

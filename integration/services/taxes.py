@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.cache import cache
+from django.db.models import Q
 
 from integration.editions import (
     INDIA,
@@ -55,6 +56,15 @@ def _pct(value: Decimal) -> str:
     return f"{value.normalize():f} %"
 
 
+def _under_authority(taxes: list[dict], authority: str) -> list[dict]:
+    """The taxes of the named authority (agency); never a tax that has none."""
+    return [t for t in taxes if t.get("tax_authority_name") == authority and t.get("tax_authority_id")]
+
+
+def _rates(taxes: list[dict]) -> str:
+    return ", ".join(sorted({_pct(Decimal(str(t["tax_percentage"]))) for t in taxes}))
+
+
 def _at(taxes: list[dict], pct: Decimal) -> dict | None:
     matches = sorted((t for t in taxes if Decimal(str(t["tax_percentage"])) == pct), key=lambda t: t["tax_id"])
     return matches[0] if matches else None
@@ -84,11 +94,7 @@ def tax_plan(
         if rule is None or not rule.tax_authority:
             reasons.append(f"No tax authority for {where} in entity {entity.code}.")
             return None
-        under = [
-            t
-            for t in org_taxes(books, entity.books_org_id)
-            if t.get("tax_authority_name") == rule.tax_authority and t.get("tax_authority_id")
-        ]
+        under = _under_authority(org_taxes(books, entity.books_org_id), rule.tax_authority)
         if not under:
             reasons.append(
                 f"Books organization {entity.books_org_id} ({entity.code}) has no tax under the tax authority "
@@ -184,24 +190,22 @@ def tax_map_check(*, entity: LegalEntity, books: BooksClient | None = None) -> l
     taxes = org_taxes(books, entity.books_org_id)
     org_label = entity.books_org_name or f"Books organization {entity.books_org_id}"
     findings = []
-    rules = TaxRule.objects.filter(legal_entity=entity) | TaxRule.objects.filter(legal_entity__isnull=True)
+    rules = TaxRule.objects.filter(Q(legal_entity=entity) | Q(legal_entity__isnull=True))
     for rule in rules.order_by("country", "state"):
         where = f"{rule.country}/{rule.state}" if rule.state else rule.country
         if edition in WITH_AUTHORITIES:
-            under = [
-                t for t in taxes if t.get("tax_authority_name") == rule.tax_authority and t.get("tax_authority_id")
-            ]
+            under = _under_authority(taxes, rule.tax_authority)
             if not rule.tax_authority:
                 findings.append(f"{where}: no tax authority, but {org_label} taxes by authority.")
             elif not under:
                 findings.append(f"{where}: {org_label} has no tax under the authority {rule.tax_authority}.")
             else:
-                rates = ", ".join(sorted({_pct(Decimal(str(t["tax_percentage"]))) for t in under}))
+                rates = _rates(under)
                 findings.append(f"{where}: {rule.tax_authority} has taxes at {rates}.")
         else:
             pool = [
                 t for t in taxes if not t.get("tax_authority_id") and t.get("tax_specific_type") not in ("cgst", "sgst")
             ]
-            rates = ", ".join(sorted({_pct(Decimal(str(t["tax_percentage"]))) for t in pool})) or "none"
+            rates = _rates(pool) or "none"
             findings.append(f"{where}: treatment {rule.tax_treatment or '—'}; {org_label} offers taxes at {rates}.")
     return findings or [f"No tax-map row applies to {entity.code}: taxed deals for it are blocked."]

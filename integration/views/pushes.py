@@ -10,7 +10,7 @@ from django_htmx.middleware import HtmxDetails
 
 from audits.decisions import decision_settle
 from integration import selectors
-from integration.forms import DecisionForm, PushFilterForm, RejectForm
+from integration.forms import PAYMENT_STATUSES, DecisionForm, PushFilterForm, RejectForm
 from integration.models import BulkReplay, InvoicePush
 from integration.services.bulk import bulk_replay_start
 from integration.services.planning import PushBlocked, deal_plan, plan_changes
@@ -26,29 +26,32 @@ class HtmxHttpRequest(HttpRequest):
 
 @role_required()
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    """Pushes by state, the configuration tables at a glance, and any Zoho connection problem."""
-    form = PushFilterForm(request.GET)
-    filters = form.filters()
+    """What needs someone, and the pushes: filtered, searched, a page at a time. An htmx request (the filter
+    bar, the poll of rows in flight) gets the table alone, without the numbers it does not show."""
+    filters = PushFilterForm(request.GET).filters()
     pushes = selectors.push_list(**filters)
     query = request.GET.copy()
     query.pop("before", None)
     context = {
         "pushes": pushes,
-        "numbers": (numbers := selectors.home_numbers()),
-        "counts": numbers["counts"],
-        "states": InvoicePush.State.choices,
         "selected_state": filters.get("state"),
         "filters": filters,
-        "entities_codes": selectors.entity_codes(),
-        "payment_choices": ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void"],
         "query": query.urlencode(),
         "older": pushes[-1].pk if len(pushes) == selectors.PAGE_SIZE else None,
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
     }
-    partial = request.htmx and not request.htmx.boosted
-    template = "integration/dashboard.html#push-table" if partial else "integration/dashboard.html"
-    return render(request, template, context)
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "integration/dashboard.html#push-table", context)
+    numbers = selectors.home_numbers()
+    context |= {
+        "numbers": numbers,
+        "counts": numbers["counts"],
+        "states": InvoicePush.State.choices,
+        "entities_codes": selectors.entity_codes(),
+        "payment_choices": PAYMENT_STATUSES,
+    }
+    return render(request, "integration/dashboard.html", context)
 
 
 @role_required()

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from integration import selectors
-from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm
+from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm, add_problems
 from integration.models import LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
 from integration.services.config_tables import (
@@ -96,8 +96,7 @@ def _save(request: HttpRequest, rule: TaxRule | None, form: TaxRuleForm) -> Http
         try:
             saved = tax_rule_save(rule=rule, row=form.cleaned_data)
         except CsvImportError as exc:
-            for problem in exc.errors:
-                form.add_error(None, problem[0].upper() + problem[1:] + ".")
+            add_problems(form, exc.errors)
         else:
             messages.success(request, f"Saved: {saved}.")
             return redirect("integration:tables")
@@ -145,8 +144,7 @@ def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             try:
                 saved = legal_entity_save(entity=entity, row=form.cleaned_data)
             except CsvImportError as exc:
-                for problem in exc.errors:
-                    form.add_error(None, problem[0].upper() + problem[1:] + ".")
+                add_problems(form, exc.errors)
             else:
                 messages.success(request, f"Saved: {saved}. Test its connection to read its Books edition.")
                 return redirect("integration:tables")
