@@ -128,12 +128,9 @@ def describe_customers(contacts: list[dict]) -> str:
     )
 
 
-# --- creation locks ----------------------------------------------------------------------------------
-
-
 # --- a whole catalogue at once (the audit) ---------------------------------------------------------------
 class _Groups:
-    """Union-find over item indexes, remembering why two were joined."""
+    """Union-find over record indexes, remembering why two were joined."""
 
     def __init__(self, n: int):
         self.parent = list(range(n))
@@ -151,6 +148,28 @@ class _Groups:
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
+    def join_equal(self, keys: list[str], reason: str, score: int) -> None:
+        """Join every index to the first one with the same non-blank key."""
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if not key:
+                continue
+            if key in first:
+                self.join(first[key], i, reason, score)
+            else:
+                first[key] = i
+
+    def result(self) -> list[dict]:
+        found: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            found.setdefault(self.find(i), []).append(i)
+        groups = []
+        for members in (m for m in found.values() if len(m) > 1):
+            inside = set(members)
+            reasons = {pair: why for pair, why in self.why.items() if pair[0] in inside}
+            groups.append({"members": members, "reasons": reasons, "score": min(s for _, s in reasons.values())})
+        return sorted(groups, key=lambda g: -len(g["members"]))
+
 
 def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
     """Groups of Books items that are one product: the same normalized SKU, the same skeleton (look-alike letters,
@@ -158,26 +177,17 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
     pairs: candidates for the fuzzy test share a block — the first or the last `block` characters of the skeleton
     (a one-character typo leaves one of them intact) — and only pairs within a block are scored.
 
-    Returns [{"members": [item indexes], "reasons": {(i, j): (reason, score)}, "score": best score}], largest first.
+    Returns [{"members": [item indexes], "reasons": {(i, j): (reason, score)}, "score": weakest link}], largest
+    first. Scores: 100 identical after normalization, 95 look-alikes, 90 same name, else the fuzzy ratio.
     """
     n = len(items)
     groups = _Groups(n)
     skus = [normalize_sku(i.get("sku")) for i in items]
     skeletons = [sku_skeleton(i.get("sku")) for i in items]
     names = [normalize_name(i.get("name")) for i in items]
-    for key_list, reason in (
-        (skus, "same SKU once normalized"),
-        (skeletons, "SKUs alike but for look-alike characters"),
-        (names, "same name"),
-    ):
-        first: dict[str, int] = {}
-        for i, key in enumerate(key_list):
-            if not key:
-                continue
-            if key in first:
-                groups.join(first[key], i, reason, 100)
-            else:
-                first[key] = i
+    groups.join_equal(skus, "same SKU once normalized", 100)
+    groups.join_equal(skeletons, "SKUs alike but for look-alike characters", 95)
+    groups.join_equal(names, "same name", 90)
     for members in _blocks(list(range(n)), skeletons, block):
         keys = [skeletons[i] for i in members]
         for r, key in enumerate(keys):
@@ -185,15 +195,55 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
                 a, b = members[r], members[c]
                 if r < c and groups.find(a) != groups.find(b) and not _numbered_apart(skeletons[a], skeletons[b]):
                     groups.join(a, b, "SKUs one typo apart", int(score))
-    found: dict[int, list[int]] = {}
-    for i in range(n):
-        found.setdefault(groups.find(i), []).append(i)
-    result = []
-    for members in (m for m in found.values() if len(m) > 1):
-        inside = set(members)
-        reasons = {pair: why for pair, why in groups.why.items() if pair[0] in inside}
-        result.append({"members": members, "reasons": reasons, "score": min(s for _, s in reasons.values())})
-    return sorted(result, key=lambda g: -len(g["members"]))
+    return groups.result()
+
+
+# Words that say what legal form a company has, not which company it is: `Initech, LLC` is `Initech Inc.`.
+# fmt: off
+LEGAL_FORMS = frozenset((
+    "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "plc", "gmbh", "pvt",
+    "private", "llp", "lp", "sa", "ag", "bv", "nv", "pty", "the", "and",
+))
+# Mailbox providers: sharing one says nothing about being one customer.
+PUBLIC_MAIL = frozenset((
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.co.in", "hotmail.com", "outlook.com",
+    "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mail.com", "gmx.com", "gmx.de", "proton.me",
+    "protonmail.com", "zoho.com", "zohomail.com", "rediffmail.com", "yandex.com", "qq.com", "163.com",
+))
+# fmt: on
+
+
+def company_key(name: str | None) -> str:
+    """The company a name means, without its legal form or punctuation: `Vandelay Industries, Inc.` → `vandelay
+    industries`. Empty when nothing distinctive is left."""
+    text = unicodedata.normalize("NFKC", name or "").casefold()
+    words = [w for w in re.split(r"[^\w]+", text.replace("&", " and ")) if w]
+    return " ".join(w for w in words if w not in LEGAL_FORMS)
+
+
+def email_domain(email: str | None) -> str:
+    """The company mail domain of an address; blank for public mailbox providers."""
+    domain = (email or "").rpartition("@")[2].strip().casefold().rstrip(".")
+    return "" if "." not in domain or domain in PUBLIC_MAIL else domain
+
+
+def tax_number_key(number: str | None) -> str:
+    """A VAT or GST registration number without spaces or punctuation: `GB 123 4567 89` = `GB123456789`."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", number or "").upper() if ch.isalnum())
+
+
+def duplicate_customer_groups(contacts: list[dict]) -> list[dict]:
+    """Groups of Books contacts that are one customer: the same company name once legal forms and punctuation are
+    ignored (a contact made from a CRM Contact carries the person's name and the company in `company_name`), the
+    same tax registration number, or the same company mail domain. Same shape as duplicate_item_groups."""
+    groups = _Groups(len(contacts))
+    companies = [company_key(c.get("company_name") or c.get("contact_name")) for c in contacts]
+    exact = [normalize_name(c.get("company_name") or c.get("contact_name")) for c in contacts]
+    groups.join_equal(exact, "same company name once normalized", 100)
+    groups.join_equal(companies, "same company name but for its legal form", 95)
+    groups.join_equal([tax_number_key(c.get("tax_number")) for c in contacts], "same tax registration number", 100)
+    groups.join_equal([email_domain(c.get("email")) for c in contacts], "same company email domain", 70)
+    return groups.result()
 
 
 MAX_BLOCK = 2000  # a block larger than this is split by a longer key, so no comparison matrix grows unbounded

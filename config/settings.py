@@ -146,9 +146,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "var" / "beat"))
 PUSH_SWEEP_INTERVAL_SECONDS = env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=60.0)
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=300.0)
+# Duplicate audits: every organization is audited when none finished within AUDIT_EVERY_DAYS (0: only on demand);
+# beat looks hourly. A worker works on a run for AUDIT_SLICE_SECONDS at a time (below the task time limit);
+# a run without progress for AUDIT_STALE_SECONDS lost its worker and is carried on by the next look.
+AUDIT_EVERY_DAYS = env.int("AUDIT_EVERY_DAYS", default=91)
+AUDIT_SLICE_SECONDS = env.float("AUDIT_SLICE_SECONDS", default=120.0)
+AUDIT_STALE_SECONDS = env.float("AUDIT_STALE_SECONDS", default=300.0)
+AUDIT_READ_RETRIES = env.int("AUDIT_READ_RETRIES", default=3)
 CELERY_BEAT_SCHEDULE = {
     "push-sweep": {"task": "integration.tasks.push_sweep_task", "schedule": PUSH_SWEEP_INTERVAL_SECONDS},
     "reconcile": {"task": "integration.tasks.reconcile_task", "schedule": RECONCILE_INTERVAL_SECONDS},
+    "audits-due": {"task": "integration.tasks.audit_due_task", "schedule": 3600.0},
 }
 
 # --- Zoho and the other contract variables (CONTRACT.md §1) ---------------------------------

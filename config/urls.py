@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/crm/generate-invoice/", api.crm_generate_invoice, name="crm-generate-invoice"),
     path("api/books/webhook/<str:organization_id>/", api.books_webhook, name="books-webhook"),
+    path("", include("audits.urls")),
     path("", include("integration.urls")),
 ]
 handler404 = "integration.views.api.not_found"

@@ -3,6 +3,7 @@ worker` discovers this module). Task names are stable: `integration.tasks.<name>
 
 from __future__ import annotations
 
+from audits.runs import audit_due_task, audit_step_task
 from integration.services.attempt import push_execute_task
 from integration.services.bulk import bulk_replay_task
 from integration.services.cliq_posts import cliq_post_task
@@ -11,6 +12,8 @@ from integration.services.sweeper import push_sweep_task
 from integration.services.webhooks import webhook_process_task
 
 __all__ = [
+    "audit_due_task",
+    "audit_step_task",
     "bulk_replay_task",
     "cliq_post_task",
     "push_execute_task",

@@ -7,6 +7,9 @@ GST components that are never valid alone and a state whose Books code differs f
 differ only by spacing, case, dash or Unicode look-alikes, an inactive item, a customer that the
 native connector already created from a Contact under a slightly different name, filler items so the
 item list spans two pages, and deals that must be refused.
+
+The catalogue also holds duplicates already in Books, for the duplicate audit to find (and nothing else it
+should flag): `AUDIT_ITEM_GROUPS` and `AUDIT_CUSTOMER_GROUPS` name them, one group per kind the matching handles.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def _books(sb: SandboxState) -> None:
     new_item(sb, uk, name="Gadget", rate="280", sku="GAD-200")
     new_item(sb, india, name="Widget Pro", rate="99000", sku="WID\u2013100")  # en dash
 
+    _audit_seeds(sb)
+
     # The customer the native connector created from a Contact push: "Initech LLC" (CRM says "Initech, LLC").
     sb.orgs[US_ORG].contacts["460000000000501"] = {
         "contact_id": "460000000000501",
@@ -121,6 +126,76 @@ def _books(sb: SandboxState) -> None:
         "created_time": sb.stamp(),
         "last_modified_time": sb.stamp(),
     }
+
+
+# Duplicates already in Books (no CRM product or Account uses them, so pushes are unaffected). Books refuses two
+# items or contacts with the same name whatever the case, so the names differ at least by punctuation.
+AUDIT_ITEM_GROUPS = {
+    "same SKU once normalized": [("Hinge Bracket", "HB-1000"), ("Hinge Bracket (old)", "hb 1000")],
+    "letter O for zero": [("Cable Tie Pack", "CTP-2000"), ("Cable Tie Pack 100", "CTP-2OOO")],
+    "Cyrillic look-alike": [("Mounting Rail", "MR-3000"), ("Mounting Rail EU", "\u041cR-3000")],
+    "one typo": [("Bracket Kit", "BRACKETKIT-77"), ("Bracket Kit Deluxe", "BRAKCETKIT-77")],
+    "same name": [("Service Plan", "SVC-ANNUAL"), ("Service-Plan", "SVC-12M")],
+}
+AUDIT_CUSTOMER_GROUPS = {
+    # (org, contact_name, company_name, email, tax fields)
+    "legal form": [
+        (US_ORG, "Vandelay Industries", "Vandelay Industries", "art@vandelay.example", {}),
+        (
+            US_ORG,
+            "Vandelay Industries, Inc.",
+            "Vandelay Industries, Inc.",
+            "h.pennypacker@vandelay-imports.example",
+            {},
+        ),
+    ],
+    "one from the Account, one from a Contact push": [
+        (US_ORG, "Kramerica Industries", "Kramerica Industries", "", {}),
+        (US_ORG, "Cosmo Kramer", "Kramerica Industries", "cosmo@kramerica.example", {}),
+    ],
+    "email domain": [
+        (US_ORG, "Pendant Publishing", "Pendant Publishing", "j.peterman@pendant.example", {}),
+        (US_ORG, "J. Peterman Catalog", "J. Peterman Catalog", "elaine@pendant.example", {}),
+    ],
+    "VAT number": [
+        (UK_ORG, "Bluth Company Ltd", "Bluth Company Ltd", "", {"vat_treatment": "uk", "vat_reg_no": "GB123456789"}),
+        (UK_ORG, "Bluth Homes", "Bluth Homes", "", {"vat_treatment": "uk", "vat_reg_no": "GB 123 4567 89"}),
+    ],
+    "GST number": [
+        (IN_ORG, "Sterling Cooper India", "Sterling Cooper India", "", {"gst_no": "29ABCDE1234F1Z5"}),
+        (IN_ORG, "SC Advertising Pvt Ltd", "SC Advertising Pvt Ltd", "", {"gst_no": "29ABCDE1234F1Z5"}),
+    ],
+}
+# Look alike to nobody: public mailbox domains are not company domains.
+AUDIT_DISTINCT_CUSTOMERS = [
+    (US_ORG, "Newman Postal Services", "Newman Postal Services", "newman@gmail.com", {}),
+    (US_ORG, "Seinfeld Comedy", "Seinfeld Comedy", "jerry@gmail.com", {}),
+]
+
+
+def _audit_seeds(sb: SandboxState) -> None:
+    us = sb.orgs[US_ORG]
+    for group in AUDIT_ITEM_GROUPS.values():
+        for name, sku in group:
+            new_item(sb, us, name=name, rate="10", sku=sku)
+    for group in [*AUDIT_CUSTOMER_GROUPS.values(), AUDIT_DISTINCT_CUSTOMERS]:
+        for org, name, company, email, tax in group:
+            cid = sb.new_id()
+            sb.orgs[org].contacts[cid] = {
+                "contact_id": cid,
+                "contact_name": name,
+                "company_name": company,
+                "contact_type": "customer",
+                "status": "active",
+                "email": email,
+                "currency_code": sb.orgs[org].currency_code,
+                "billing_address": {},
+                "custom_fields": [],
+                "created_time": sb.stamp(),
+                "last_modified_time": sb.stamp(),
+                **({"gst_treatment": "business_gst", "place_of_contact": "KA"} if "gst_no" in tax else {}),
+                **tax,
+            }
 
 
 def _crm(sb: SandboxState) -> None:

@@ -55,7 +55,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def _recreate_roles() -> None:
-    """The two roles with their permissions, as migration 0002 creates them."""
+    """The two roles with their permissions, as the integration and audits 0002 migrations create them."""
     import importlib
 
     from django.contrib.auth.models import Permission
@@ -66,3 +66,7 @@ def _recreate_roles() -> None:
         for dotted in perms:
             app_label, codename = dotted.split(".")
             group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    audits = importlib.import_module("audits.migrations.0002_groups")
+    for name, codenames in (("reviewer", audits.REVIEWER), ("finance-admin", audits.FINANCE_ADMIN)):
+        group = Group.objects.get(name=name)
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="audits", codename__in=codenames))

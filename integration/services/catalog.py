@@ -59,3 +59,8 @@ def creation_lock(kind: str, organization_id: str, key: str) -> Iterator[None]:
     finally:
         if cache.get(name) == token:
             cache.delete(name)
+
+
+def item_index_forget(organization_id: str) -> None:
+    """Drop the cached index (items changed status outside a push: an audit's resolution)."""
+    cache.delete(_items_key(organization_id))

@@ -131,6 +131,15 @@ class BooksClient(ZohoApiClient):
         """POST /contacts/{id}/active"""
         self._post(org, f"/contacts/{_seg(contact_id)}/active")
 
+    def contact_mark_inactive(self, org: str, contact_id: str) -> None:
+        """POST /contacts/{id}/inactive"""
+        self._post(org, f"/contacts/{_seg(contact_id)}/inactive")
+
+    def contacts_page(self, org: str, page: int) -> tuple[list[dict], bool]:
+        """One page of GET /contacts?filter_by=Status.All: (contacts, has_more_page). The audit reads page by page."""
+        body = self._get(org, "/contacts", page=page, per_page=PER_PAGE, filter_by="Status.All")
+        return body.get("contacts", []), bool(body.get("page_context", {}).get("has_more_page"))
+
     def contact_create(self, org: str, payload: dict) -> dict:
         """POST /contacts"""
         return self._post(org, "/contacts", payload)["contact"]
@@ -151,6 +160,15 @@ class BooksClient(ZohoApiClient):
     def item_mark_active(self, org: str, item_id: str) -> None:
         """POST /items/{id}/active"""
         self._post(org, f"/items/{_seg(item_id)}/active")
+
+    def item_mark_inactive(self, org: str, item_id: str) -> None:
+        """POST /items/{id}/inactive"""
+        self._post(org, f"/items/{_seg(item_id)}/inactive")
+
+    def items_page(self, org: str, page: int) -> tuple[list[dict], bool]:
+        """One page of GET /items?filter_by=Status.All: (items, has_more_page)."""
+        body = self._get(org, "/items", page=page, per_page=PER_PAGE, filter_by="Status.All")
+        return body.get("items", []), bool(body.get("page_context", {}).get("has_more_page"))
 
     # --- invoices -------------------------------------------------------------------------
     def invoice_create(self, org: str, payload: dict) -> dict:

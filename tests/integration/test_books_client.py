@@ -26,9 +26,9 @@ def first_item(books, org=US_ORG):
 
 def test_items_all_reads_every_page_active_and_inactive(books, sandbox):
     items = books.items_all(US_ORG)
-    assert len(items) == len(sandbox.orgs[US_ORG].items) == 237
+    assert len(items) == len(sandbox.orgs[US_ORG].items) == 247
     assert {i["status"] for i in items} == {"active", "inactive"}
-    assert len(sandbox.calls_to("GET", r"/items$")) == 2  # 200 + 37
+    assert len(sandbox.calls_to("GET", r"/items$")) == 2  # 200 + 47
 
 
 def test_contact_search_sees_inactive_contacts(books, sandbox):
@@ -151,7 +151,7 @@ def test_unknown_organization_is_refused(books):
 
 def test_the_client_works_over_real_http(http_sandbox):
     books = BooksClient()
-    assert len(books.items_all(US_ORG)) == 237
+    assert len(books.items_all(US_ORG)) == 247
     customer = books.contact_create(US_ORG, {"contact_name": "Over The Wire Inc"})
     http_sandbox.add_fault("drop", method="POST", path="/invoices")
     with pytest.raises(ZohoRetryable, match="may or may not have acted"):

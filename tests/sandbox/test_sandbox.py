@@ -99,12 +99,12 @@ def test_items_list_hides_inactive_items_unless_asked_and_pages_by_200(api):
     page2 = books(api, "GET", "/items", params={"page": 2}).json()
     active = page1["items"] + page2["items"]
     assert page2["page_context"]["has_more_page"] is False
-    assert all(i["status"] == "active" for i in active) and len(active) == 213
+    assert all(i["status"] == "active" for i in active) and len(active) == 223
     everything = [
         *books(api, "GET", "/items", params={"filter_by": "Status.All"}).json()["items"],
         *books(api, "GET", "/items", params={"filter_by": "Status.All", "page": 2}).json()["items"],
     ]
-    assert len(everything) == 237
+    assert len(everything) == 247
     assert "Sprocket" in {i["name"] for i in everything} - {i["name"] for i in active}
 
 
@@ -362,7 +362,7 @@ def test_faults_and_settings_over_the_control_api(client, sb):
     )
     assert client.patch("/__sandbox__/settings", json={"nope": 1}).status_code == 400
     assert client.delete("/__sandbox__/faults").status_code == 200 and sb.faults == []
-    assert client.get("/__sandbox__/").json()["organizations"][US]["items"] == 237
+    assert client.get("/__sandbox__/").json()["organizations"][US]["items"] == 247
 
 
 def test_the_demo_pay_action_moves_money(client, api, sb):

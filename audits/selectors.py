@@ -1,0 +1,74 @@
+"""Reads for the audit screen, the CSV export and the command: flags, the latest runs, the findings as rows."""
+
+from __future__ import annotations
+
+import csv
+from typing import IO
+
+from audits.models import AuditRun, DuplicateFlag
+from integration.models import LegalEntity
+
+CSV_COLUMNS = ["legal_entity", "kind", "group", "books_id", "name", "sku", "status", "reason", "score"]
+PAGE_SIZE = 50
+
+
+def flag_list(*, entity: str = "", kind: str = "", state: str = DuplicateFlag.State.OPEN, limit: int = PAGE_SIZE):
+    flags = DuplicateFlag.objects.select_related("legal_entity", "decided_by").prefetch_related("events")
+    if entity:
+        flags = flags.filter(legal_entity__code=entity)
+    if kind:
+        flags = flags.filter(kind=kind)
+    if state:
+        flags = flags.filter(state=state)
+    return list(flags.order_by("legal_entity__code", "kind", "-score", "id")[:limit])
+
+
+def flag_counts() -> dict[str, int]:
+    """Open findings per legal entity code."""
+    counts: dict[str, int] = {}
+    for code in DuplicateFlag.objects.filter(state=DuplicateFlag.State.OPEN).values_list(
+        "legal_entity__code", flat=True
+    ):
+        counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+def latest_runs() -> list[tuple[LegalEntity, AuditRun | None, int]]:
+    """Each active legal entity with its latest audit run (or None) and its number of open groups."""
+    counts = flag_counts()
+    entities = list(LegalEntity.objects.filter(active=True).order_by("code"))
+    latest: dict[int, AuditRun] = {}
+    for run in AuditRun.objects.filter(legal_entity__in=entities).order_by("-created_at")[: 20 * max(1, len(entities))]:
+        latest.setdefault(run.legal_entity_id, run)
+    return [(e, latest.get(e.pk), counts.get(e.code, 0)) for e in entities]
+
+
+def any_run_active() -> bool:
+    return AuditRun.objects.filter(state__in=AuditRun.ACTIVE_STATES).exists()
+
+
+def findings_rows(*, entity: str = "", kind: str = "") -> list[dict]:
+    """The open findings, one row per member of each group (CONTRACT §8)."""
+    rows = []
+    for flag in flag_list(entity=entity, kind=kind, limit=10**9):
+        for member in flag.members:
+            rows.append(
+                {
+                    "legal_entity": flag.legal_entity.code,
+                    "kind": flag.kind,
+                    "group": flag.pk,
+                    "books_id": member["books_id"],
+                    "name": member["name"],
+                    "sku": member["sku"] if flag.kind == DuplicateFlag.Kind.ITEM else "",
+                    "status": member["status"],
+                    "reason": flag.reason,
+                    "score": flag.score,
+                }
+            )
+    return rows
+
+
+def findings_csv(out: IO[str], rows: list[dict]) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
