@@ -13,7 +13,7 @@ import unicodedata
 
 from rapidfuzz import fuzz, process
 
-from integration.normalize import normalize_name, normalize_sku, sku_skeleton
+from integration.normalize import normalize_name, normalize_sku, sku_skeleton, sku_skeleton_segments
 
 NEAR_RATIO = 90  # rapidfuzz ratio on normalized SKUs at or above which two SKUs are "near"
 
@@ -96,9 +96,13 @@ def describe_items(items: list[dict]) -> str:
 
 
 def _lookalikes(sku: str) -> str:
+    odd = unusual_characters(sku)
+    return f" — contains {odd}" if odd else ""
+
+
+def unusual_characters(text: str) -> str:
     """Name the characters a reader cannot see: `ТНG-600` looks like `THG-600` but is not."""
-    odd = [f"{ch} {unicodedata.name(ch, hex(ord(ch)))}" for ch in dict.fromkeys(sku) if ord(ch) > 127]
-    return f" — contains {', '.join(odd)}" if odd else ""
+    return ", ".join(f"{ch} {unicodedata.name(ch, hex(ord(ch)))}" for ch in dict.fromkeys(text) if ord(ch) > 127)
 
 
 # --- customers -------------------------------------------------------------------------------------
@@ -185,6 +189,8 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
     skus = [normalize_sku(i.get("sku")) for i in items]
     skeletons = [sku_skeleton(i.get("sku")) for i in items]
     names = [normalize_name(i.get("name")) for i in items]
+    normals = skus
+    segments = [sku_skeleton_segments(i.get("sku") or "") for i in items]
     groups.join_equal(skus, "same SKU once normalized", 100)
     groups.join_equal(skeletons, "SKUs alike but for look-alike characters", 95)
     groups.join_equal(names, "same name", 90)
@@ -193,7 +199,12 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
         for r, key in enumerate(keys):
             for _, score, c in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=NEAR_RATIO, limit=None):
                 a, b = members[r], members[c]
-                if r < c and groups.find(a) != groups.find(b) and not _numbered_apart(skeletons[a], skeletons[b]):
+                if (
+                    r < c
+                    and groups.find(a) != groups.find(b)
+                    and not _numbered_apart(skeletons[a], skeletons[b], normals[a], normals[b])
+                    and not _variants(segments[a], segments[b])
+                ):
                     groups.join(a, b, "SKUs one typo apart", int(score))
     return groups.result()
 
@@ -267,8 +278,31 @@ def _blocks(indexes: list[int], skeletons: list[str], length: int):
                 yield members
 
 
-def _numbered_apart(a: str, b: str) -> bool:
-    """Two SKUs of one numbered series (`SKU-00001`, `SKU-00002`): same length, differing only in digits. A
-    catalogue is full of them, so they are never taken for typos (a digit typo is then missed: the price of not
+def typo_excused(a: str, b: str) -> bool:
+    """SKUs close enough to be one typo apart that are, by their shape, distinct products: a numbered series, or
+    variants of one model."""
+    skeleton_a, skeleton_b, normal_a, normal_b = sku_skeleton(a), sku_skeleton(b), normalize_sku(a), normalize_sku(b)
+    if _numbered_apart(skeleton_a, skeleton_b, normal_a, normal_b):
+        return True
+    return _variants(sku_skeleton_segments(a), sku_skeleton_segments(b))
+
+
+def _variants(sa: list[str], sb: list[str]) -> bool:
+    """Variants of one model (`TEE-1234-S`, `TEE-1234-M`, `TEE-1234-XL`; `MUG-RED`, `MUG-BLU`): the same
+    segments but a different short last one (≤ 3 characters). A typo there is missed: the price of not flagging
+    every size and colour of every model. Takes the SKUs' segments (`_segments`)."""
+    return len(sa) == len(sb) >= 2 and sa[:-1] == sb[:-1] and sa[-1] != sb[-1] and len(sa[-1]) <= 3 and len(sb[-1]) <= 3
+
+
+def _numbered_apart(ka: str, kb: str, na: str, nb: str) -> bool:
+    """Two SKUs of one numbered series (`SKU-00001`, `SKU-00002`; also `SKU-0O001` against `SKU-00002`), given
+    their skeletons (k) and normal forms (n): the same length, every difference between digits of the skeleton
+    at least one of which is a real digit — `HSBLY` and `HBSLY` (S and B pass for 5 and 8) stay a typo. A catalogue
+    is full of series, so they are never taken for typos (a digit typo is then missed: the price of not
     flagging every neighbour in a series)."""
-    return len(a) == len(b) and all(x == y or (x.isdigit() and y.isdigit()) for x, y in zip(a, b, strict=True))
+    if len(ka) != len(kb) or len(na) != len(ka) or len(nb) != len(kb):
+        return False
+    return all(
+        x == y or (x.isdigit() and y.isdigit() and (na[i].isdigit() or nb[i].isdigit()))
+        for i, (x, y) in enumerate(zip(ka, kb, strict=True))
+    )

@@ -23,13 +23,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audits.matching import duplicate_customer_groups, duplicate_item_groups
+from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
 from audits.models import AuditPage, AuditRun, ContactTaxNumber, DuplicateFlag, SettledPair
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
 from integration.services.dispatch import after_commit
 from integration.services.entities import legal_entity_edition
 from integration.zoho.books import BooksClient
-from integration.zoho.errors import HoldBack, ZohoError, ZohoQuotaExceeded, ZohoRetryable
+from integration.zoho.errors import HoldBack, ZohoError, ZohoQuotaExceeded, ZohoRateLimited, ZohoRetryable
 
 log = logging.getLogger(__name__)
 Phase, State = AuditRun.Phase, AuditRun.State
@@ -38,6 +38,7 @@ Phase, State = AuditRun.Phase, AuditRun.State
 TAX_NUMBER_FIELD = {"uk": "vat_reg_no", "india": "gst_no", "gcc": "tax_reg_no"}
 ITEM_FIELDS = ("item_id", "name", "sku", "status")
 CONTACT_FIELDS = ("contact_id", "contact_name", "company_name", "email", "status", "last_modified_time")
+RATE_LIMITED_WAITS = 10  # Books' own 429s waited out per read before the run gives up
 INVOICED = (InvoicePush.State.PUSHED, InvoicePush.State.VOIDED)
 PENDING = (InvoicePush.State.PENDING_REVIEW, InvoicePush.State.QUEUED, InvoicePush.State.FAILED)
 
@@ -198,21 +199,28 @@ class _Worker:
             run.phase, run.state, run.finished_at = Phase.DONE, State.DONE, timezone.now()
 
     def _call(self, fn, *args):
-        """One Books read, patiently: waits for our limiter and retries Books' own 429s and 5xx a few times."""
-        failures = 0
+        """One Books read, patiently: waits for our limiter (pushes share it) without counting it as a failure,
+        waits out Books' own 429s (a few times), and retries 5xx and lost answers AUDIT_READ_RETRIES times."""
+        failures = limited = 0
         while True:
             try:
                 self.run.books_calls += 1
                 return fn(*args)
             except ZohoQuotaExceeded:
                 raise
-            except HoldBack as exc:  # our limiter is busy (pushes share it): wait our turn, costs no retry
+            except HoldBack as exc:
+                self.run.books_calls -= 1  # never sent
                 time.sleep(min(exc.retry_after or 1.0, 30.0))
-            except ZohoRetryable as exc:
+            except ZohoRateLimited as exc:
+                limited += 1
+                if limited > RATE_LIMITED_WAITS:
+                    raise
+                time.sleep(min(exc.retry_after or 60.0, 60.0))
+            except ZohoRetryable:
                 failures += 1
                 if failures > settings.AUDIT_READ_RETRIES:
                     raise
-                time.sleep(min(getattr(exc, "retry_after", None) or 2.0**failures, 30.0))
+                time.sleep(min(2.0**failures, 30.0))
 
     def _keep(self, kind: str, rows: list[dict], fields: tuple[str, ...]) -> None:
         AuditPage.objects.update_or_create(
@@ -320,6 +328,7 @@ def member_snapshot(record: dict, usage: dict) -> dict:
         "books_id": record["books_id"],
         "name": record.get("name", ""),
         "sku": record.get("sku", ""),
+        "unusual": unusual_characters(record.get("sku", "") or ""),
         "company": record.get("company_name", ""),
         "email": record.get("email", ""),
         "tax_number": record.get("tax_number", ""),

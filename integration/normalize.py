@@ -106,3 +106,10 @@ def sku_skeleton(value: str | None) -> str:
     """`DHK-5OO`, `dhk 500` and `DНK-500` (Cyrillic Н) share the skeleton `dhk500`."""
     text = unicodedata.normalize("NFKC", value or "").translate(_CONFUSABLES)
     return normalize_sku(text).translate(_DIGIT_LIKE)
+
+
+def sku_skeleton_segments(value: str | None) -> list[str]:
+    """The skeleton, segment by segment: `ТЕЕ-1234-XL` (Cyrillic) → `['tee', '1234', 'x1']`."""
+    text = unicodedata.normalize("NFKC", value or "").translate(_CONFUSABLES).casefold()
+    text = "".join(ch if ch.isalnum() else " " for ch in text)
+    return [part.translate(_DIGIT_LIKE) for part in text.split()]

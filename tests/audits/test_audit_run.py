@@ -195,10 +195,12 @@ def test_the_command_fails_with_the_reason_when_books_cannot_be_reached(sandbox,
     settings.AUDIT_READ_RETRIES = 0
     http.set_transport(None)
     settings.ZOHO_API_DOMAIN = settings.ZOHO_ACCOUNTS_URL = "http://127.0.0.1:9"  # nothing listens there
+    err = io.StringIO()
     with pytest.raises(CommandError, match="1 organization"):
-        _, err = audit("--org", "UK-LTD")
+        call_command("audit_duplicates", "--org", "UK-LTD", stdout=io.StringIO(), stderr=err)
+    assert "UK-LTD: Books organization 60002002 could not be audited: Could not reach Zoho" in err.getvalue()
     run = AuditRun.objects.get()
-    assert run.state == "failed" and "could not" in run.error.lower()
+    assert run.state == "failed" and "Could not reach Zoho" in run.error
     with pytest.raises(CommandError, match="Unknown legal entity code 'NOPE'"):
         audit("--org", "NOPE")
 

@@ -45,6 +45,16 @@ def test_a_catalogue_of_distinct_skus_has_no_duplicates():
     assert duplicate_item_groups(items) == []
 
 
+def test_sizes_and_series_are_not_typos_even_beside_a_look_alike_copy():
+    items = [item(f"TSHIRT-4261-{size}") for size in ("S", "M", "L", "XL")]  # 0–3: sizes of one model
+    items += [item("TSHIRT-426I-L")]  # 4: a look-alike copy of the L (I for 1)
+    items += [item(f"AGGC-0536{n:02d}") for n in range(30, 40)]  # 5–14: a numbered series
+    items += [item("AGGC-0536O3")]  # 15: a letter O among the digits differs from each member only where they do
+    items += [item("HSBLY-REL-2943"), item("HBSLY-REL-2943")]  # 16, 17: S and B pass for digits, still a typo
+    groups = sorted(sorted(g["members"]) for g in duplicate_item_groups(items))
+    assert groups == [[2, 4], [16, 17]]
+
+
 def test_one_huge_block_is_split_rather_than_compared_all_at_once():
     from audits import matching
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from audits.models import DuplicateFlag
 from integration.models import BulkReplay, CliqPost, TaxRule, WebhookDelivery
 from tests.factories import InvoicePushFactory, LegalEntityFactory, TaxRuleFactory, UserFactory
 
@@ -43,6 +44,13 @@ ENDPOINTS = [
     ("GET", "/tables/entities/US-LLC/edit/", ADMIN),
     ("POST", "/tables/import/", ADMIN),
     ("GET", "/tables/export/tax_map.csv", READ),
+    ("GET", "/audits/", READ),
+    ("GET", "/audits/progress/", READ),
+    ("GET", "/audits/findings.csv", READ),
+    ("POST", "/audits/run/", ADMIN),
+    ("POST", "/audits/groups/{flag}/resolve/", ADMIN),
+    ("POST", "/audits/groups/{flag}/dismiss/", ADMIN),
+    ("POST", "/audits/groups/{flag}/undo/", ADMIN),
 ]
 ROLES = {
     "anonymous": None,
@@ -66,7 +74,17 @@ def objects(sandbox):
     delivery = WebhookDelivery.objects.create(organization_id="60001001", kind="invoice", state="processed")
     post = CliqPost.objects.create(organization_id="60001001", payment_id="1", invoice_id="2", text="x", state="sent")
     bulk = BulkReplay.objects.create(push_ids=[])
-    return {"push": push.pk, "rule": rule.pk, "delivery": delivery.pk, "post": post.pk, "bulk": bulk.pk}
+    flag = DuplicateFlag.objects.create(
+        legal_entity=entity, organization_id="60001001", kind="item", key="k", reason="same name", score=90, members=[]
+    )
+    return {
+        "push": push.pk,
+        "rule": rule.pk,
+        "delivery": delivery.pk,
+        "post": post.pk,
+        "bulk": bulk.pk,
+        "flag": flag.pk,
+    }
 
 
 @pytest.mark.parametrize("role", list(ROLES))
@@ -90,7 +108,9 @@ def test_every_url_for_every_role(client, objects, role, method, url, need):
         assert TaxRule.objects.filter(pk=objects["rule"]).exists()  # a refused request changed nothing
 
 
-@pytest.mark.parametrize("url", ["/pushes/{push}/approve/", "/tables/tax-rules/add/", "/tables/import/"])
+@pytest.mark.parametrize(
+    "url", ["/pushes/{push}/approve/", "/tables/tax-rules/add/", "/tables/import/", "/audits/groups/{flag}/resolve/"]
+)
 def test_actions_refuse_get(client, objects, url):
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
     assert client.get(url.format(**objects)).status_code == 405

@@ -7,6 +7,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audits.runs import audit_start
+from integration.models import LegalEntity
 from sandbox.demo import deal_id
 
 # Deals pressed so the demo opens on a dashboard worth looking at: invoices in every organization, one waiting for
@@ -17,7 +19,8 @@ PRESSED = (1, 2, 6, 14, 15, 5, 8, 3)
 class Command(BaseCommand):
     help = (
         "Demo only: wait for the sandbox and the dashboard to answer, then press Generate Invoice on a few demo "
-        "deals through the sandbox's CRM button and pay one invoice, so the dashboard has something to show."
+        "deals through the sandbox's CRM button, pay one invoice and queue a duplicate audit, so the screens have "
+        "something to show."
     )
 
     def add_arguments(self, parser) -> None:
@@ -47,7 +50,13 @@ class Command(BaseCommand):
         for org, invoice in _payable(invoices)[:1]:
             httpx.post(f"{sandbox}/__sandbox__/books/{org}/invoices/{invoice}/pay", timeout=30)
             paid += 1
-        self.stdout.write(f"Demo activity: pressed {', '.join(answers)}; paid {paid} invoice(s).")
+        # A duplicate audit of every organization, queued for the worker: the Duplicates screen opens with findings.
+        for entity in LegalEntity.objects.filter(active=True):
+            audit_start(entity=entity, trigger="demo")
+        self.stdout.write(
+            f"Demo activity: pressed {', '.join(answers)}; paid {paid} invoice(s); queued a duplicate audit of each "
+            "organization."
+        )
 
 
 def _payable(page: str) -> list[tuple[str, str]]:

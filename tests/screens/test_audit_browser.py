@@ -1,0 +1,65 @@
+"""Finance runs a duplicate audit in the browser: the progress bar moves while a real worker reads Books (over
+HTTP, slowed so there is something to watch), the findings appear when it finishes, one group is resolved and
+another dismissed. Screenshots go to bench/results/screens/."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from audits.models import DuplicateFlag
+from sandbox.demo import US_ORG
+from tests.factories import UserFactory
+from tests.screens.conftest import snap
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_finance_runs_an_audit_watches_its_progress_and_settles_two_groups(browser, stack, http_sandbox):
+    stack.start_worker()
+    http_sandbox.add_fault("slow", method="GET", path="/items", seconds=2, count=2)  # two pages: 4 s to watch
+    UserFactory(username="fiona", password="pw-for-tests", groups=["finance-admin"])
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{stack.web_url}/accounts/login/")
+    page.fill("input[name=username]", "fiona")
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")
+
+    page.get_by_role("link", name="Duplicates").click()
+    expect(page.get_by_text("never audited").first).to_be_visible()
+    page.select_option("select[name=entity] >> nth=0", "US-LLC")
+    page.get_by_role("button", name="Run an audit now").click()
+    expect(page.get_by_text("Audit started for US-LLC")).to_be_visible()
+    bar = page.get_by_role("progressbar", name="Audit of US-LLC")
+    expect(bar).to_be_visible()
+    snap(page, "audit-running")
+    first = bar.get_attribute("value")
+    expect(bar).not_to_have_attribute("value", first, timeout=15_000)  # it moves by itself, page by page
+    assert int(bar.get_attribute("value")) > int(first)
+
+    # When the run finishes the page reloads by itself with what was found.
+    group = page.locator("section.flag", has_text="Hinge Bracket (old)")
+    expect(group).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("progressbar")).to_have_count(0)
+    snap(page, "audit-findings")
+    group.get_by_label("keep “Hinge Bracket”").check()
+    group.get_by_role("button", name="Keep the chosen one, mark the others inactive").click()
+    expect(page.get_by_text("Resolved group #")).to_be_visible()
+    expect(page.locator("section.flag", has_text="Hinge Bracket (old)")).to_have_count(0)  # no longer open
+
+    other = page.locator("section.flag", has_text="Pendant Publishing")
+    other.get_by_role("button", name="Not duplicates").click()
+    expect(page.get_by_text("dismissed as not duplicates")).to_be_visible()
+    snap(page, "audit-settled")
+
+    items = {i["name"]: i["status"] for i in http_sandbox.orgs[US_ORG].items.values()}
+    assert (items["Hinge Bracket"], items["Hinge Bracket (old)"]) == ("active", "inactive")
+    decided = dict(DuplicateFlag.objects.exclude(state="open").values_list("state", "decided_by__username"))
+    assert decided == {"resolved": "fiona", "dismissed": "fiona"}
+
+    page.select_option("select[name=state]", "resolved")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("Resolved by fiona")).to_be_visible()
+    snap(page, "audit-resolved")
