@@ -3,6 +3,7 @@ usage side by side, resolve (choose the record to keep), dismiss, undo; export t
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -89,50 +90,51 @@ def audit_run(request: HttpRequest) -> HttpResponse:
     return redirect("audits:audits")
 
 
-@require_POST
-@role_required(DECIDE)
-def flag_resolve_view(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = get_object_or_404(DuplicateFlag, pk=flag_id)
-    survivor = request.POST.get("survivor", "")
+def _decide(request: HttpRequest, flag_id: int, decide, done) -> HttpResponse:
+    """Run one decision on a flag; say what happened (or why not) and go back to the list as it was filtered."""
+    get_object_or_404(DuplicateFlag, pk=flag_id)
     try:
-        flag = flag_resolve(flag_id=flag.pk, survivor_id=survivor, user=request.user)
+        flag = decide(flag_id=flag_id, user=request.user)
     except DecisionError as exc:
-        messages.error(request, f"Group #{flag.pk}: {exc}")
+        messages.error(request, f"Group #{flag_id}: {exc}")
         return _back(request)
-    kept = next(m for m in flag.members if m["books_id"] == flag.survivor_id)
-    moved = len(flag.resolution.get("links", [])) + len(flag.resolution.get("pushes", []))
-    messages.success(
-        request,
-        f"Resolved group #{flag.pk}: kept “{kept['name']}”; {len(flag.members) - 1} marked inactive in Books; "
-        f"{moved} link(s) and pending push line(s) moved to it.",
-    )
+    messages.success(request, done(flag))
     for problem in flag.resolution.get("crm_failed", []):
         messages.warning(request, f"Not updated in the CRM (our link is correct): {problem}")
     return _back(request)
 
 
+def _resolved(flag: DuplicateFlag) -> str:
+    kept = next(m for m in flag.members if m["books_id"] == flag.survivor_id)
+    moved = len(flag.resolution.get("links", [])) + len(flag.resolution.get("pushes", []))
+    return (
+        f"Resolved group #{flag.pk}: kept “{kept['name']}”; {len(flag.members) - 1} marked inactive in Books; "
+        f"{moved} link(s) and pending push line(s) moved to it."
+    )
+
+
+@require_POST
+@role_required(DECIDE)
+def flag_resolve_view(request: HttpRequest, flag_id: int) -> HttpResponse:
+    survivor = request.POST.get("survivor", "")
+    return _decide(request, flag_id, functools.partial(flag_resolve, survivor_id=survivor), _resolved)
+
+
 @require_POST
 @role_required(DECIDE)
 def flag_dismiss_view(request: HttpRequest, flag_id: int) -> HttpResponse:
-    try:
-        flag = flag_dismiss(flag_id=get_object_or_404(DuplicateFlag, pk=flag_id).pk, user=request.user)
-    except DecisionError as exc:
-        messages.error(request, f"Group #{flag_id}: {exc}")
-        return _back(request)
-    messages.success(request, f"Group #{flag.pk} dismissed as not duplicates; it will not be flagged again.")
-    return _back(request)
+    return _decide(
+        request,
+        flag_id,
+        flag_dismiss,
+        lambda f: f"Group #{f.pk} dismissed as not duplicates; it will not be flagged again.",
+    )
 
 
 @require_POST
 @role_required(DECIDE)
 def flag_undo_view(request: HttpRequest, flag_id: int) -> HttpResponse:
-    try:
-        flag = flag_undo(flag_id=get_object_or_404(DuplicateFlag, pk=flag_id).pk, user=request.user)
-    except DecisionError as exc:
-        messages.error(request, f"Group #{flag_id}: {exc}")
-        return _back(request)
-    messages.success(request, f"Undone: group #{flag.pk} is open again, as it was before.")
-    return _back(request)
+    return _decide(request, flag_id, flag_undo, lambda f: f"Undone: group #{f.pk} is open again, as it was before.")
 
 
 @role_required()

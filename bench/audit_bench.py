@@ -257,19 +257,10 @@ def _timed_transport():
 
 def whole_run(args) -> dict:
     """A whole audit in-process against the sandbox holding the catalogue: Books calls and our time per page."""
-    from bench.common import prepare
+    from bench.common import prepare_database
 
-    prepare(
-        database=args.database,
-        redis_url="redis://127.0.0.1:6379/12",
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": args.database,
-            "REDIS_URL": "redis://127.0.0.1:6379/12",
-            "BOOKS_RATE_LIMIT_PER_MINUTE": "100000",  # our limiter out of the way: measure our own cost
-        },
-    )
+    # Our limiter out of the way too: measure our own cost.
+    prepare_database(args.database, BOOKS_RATE_LIMIT_PER_MINUTE="100000")
     from django.conf import settings
 
     from audits.models import AuditRun, DuplicateFlag

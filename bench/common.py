@@ -25,6 +25,13 @@ def prepare(*, database: str, redis_url: str, env: dict[str, str]) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
+def prepare_database(database: str, *, redis_db: int = 12, **env: str) -> None:
+    """`prepare` for a benchmark without processes: the test settings on `database` and Redis db `redis_db`."""
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    settings = {"DJANGO_SETTINGS_MODULE": "tests.settings", "LOG_LEVEL": "WARNING", "DATABASE_URL": database}
+    prepare(database=database, redis_url=redis_url, env={**settings, "REDIS_URL": redis_url, **env})
+
+
 def _create_database(url: str) -> None:
     import psycopg
 

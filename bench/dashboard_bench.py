@@ -29,18 +29,9 @@ def main() -> None:
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_dashboard")
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    from bench.common import prepare
+    from bench.common import prepare_database
 
-    prepare(
-        database=args.database,
-        redis_url="redis://127.0.0.1:6379/12",
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": args.database,
-            "REDIS_URL": "redis://127.0.0.1:6379/12",
-        },
-    )
+    prepare_database(args.database)
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
