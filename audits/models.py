@@ -157,6 +157,17 @@ class DuplicateFlag(models.Model):
     def member_ids(self) -> list[str]:
         return [m["books_id"] for m in self.members]
 
+    @classmethod
+    def merged_into(cls, organization_id: str, kind: str, ids: list[str]) -> str | None:
+        """The record finance kept when it merged all of `ids` in an audit (they are one resolved group's members,
+        the survivor among them), or None. The push uses it instead of asking again which one is meant."""
+        for flag in cls.objects.filter(
+            organization_id=organization_id, kind=kind, state=cls.State.RESOLVED, survivor_id__in=ids
+        ):
+            if set(ids) <= set(flag.member_ids()):
+                return flag.survivor_id
+        return None
+
 
 class FlagEvent(models.Model):
     """Who did what to a flag, and when: resolved (with the survivor), dismissed, undone."""

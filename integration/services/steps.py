@@ -25,6 +25,7 @@ from audits.matching import (
     items_exact,
     items_near,
 )
+from audits.models import DuplicateFlag
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
 from integration.normalize import normalize_name, normalize_sku
 from integration.redaction import redact_text
@@ -228,10 +229,12 @@ class PushAttempt:
             f"Search Books customers for “{term}”" + (" again, holding the creation lock" if again else "")
         ):
             matches = customers_matching(self.books.contacts_search(self.org, search_text=term), name)
+        merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
+        matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches
         if len(matches) > 1:
             raise PushNeedsDecision(
                 f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "
-                "Link the Account to one of them (or merge them in Books), then replay.",
+                "Link the Account to one of them (or keep one on the Duplicates screen), then replay.",
                 decisions=[customer_choice(name, matches)],
             )
         return matches[0] if matches else None
@@ -296,10 +299,12 @@ class PushAttempt:
 
     def _item_exact(self, index: list[dict], line: dict) -> str | None:
         exact = items_exact(index, line["sku"])
+        merged = DuplicateFlag.merged_into(self.org, "item", [i["item_id"] for i in exact]) if len(exact) > 1 else None
+        exact = [i for i in exact if i["item_id"] == merged] if merged else exact
         if len(exact) > 1:
             raise PushNeedsDecision(
                 f"SKU {line['sku']} of “{line['name']}” matches {len(exact)} Books items: {describe_items(exact)}. "
-                "Link the product to one of them, then replay.",
+                "Link the product to one of them (or keep one on the Duplicates screen), then replay.",
                 decisions=[item_choice(line, exact, allow_new=False)],
             )
         if not exact:

@@ -125,6 +125,7 @@ def test_resolving_an_item_group_moves_books_links_crm_and_pending_pushes_and_un
         deal_id="d-1", organization_id=US_ORG, state="failed", plan={"item_ids": {product: drop, "other": "9"}}
     )
     finance = UserFactory(username="fran")
+    sandbox.orgs[US_ORG].items[keep]["status"] = "inactive"  # the one to keep was made inactive in Books meanwhile
 
     flag = flag_resolve(flag_id=flag.pk, survivor_id=keep, user=finance)
 
@@ -142,7 +143,7 @@ def test_resolving_an_item_group_moves_books_links_crm_and_pending_pushes_and_un
     assert {"Hinge Bracket", "Hinge Bracket (old)"} not in groups(US_ORG, "item")
 
     flag = flag_undo(flag_id=flag.pk, user=finance)
-    assert (items[keep]["status"], items[drop]["status"]) == ("active", "active")
+    assert (items[keep]["status"], items[drop]["status"]) == ("inactive", "active")  # as they were
     assert ItemLink.objects.get(crm_product_id=product).books_item_id == drop
     assert sandbox.crm["Products"][product]["Books_Item_Id"] == drop
     push.refresh_from_db()
@@ -263,3 +264,50 @@ def test_only_finance_decides_and_a_reviewer_only_looks(client, sandbox, demo_co
     assert len(export.text.splitlines()) == 1 + 2 * len(AUDIT_ITEM_GROUPS)
     client.force_login(UserFactory(groups=[]))
     assert client.get("/audits/").status_code == 403
+
+
+def test_after_a_merge_a_push_takes_the_kept_item_instead_of_asking_again(
+    sandbox, demo_config, press, django_capture_on_commit_callbacks
+):
+    from integration.services.review import push_replay
+    from sandbox.demo import deal_id
+
+    audit("--org", "US-LLC")
+    sandbox.crm["Products"][product_id(4)]["Product_Code"] = " hb-1000 "  # Globex's Gizmo line, as Hinge Bracket
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and "matches 2 Books items" in push.error  # which of the two? a person decides
+
+    flag = flag_of("Hinge Bracket")
+    keep = member_id(flag, "Hinge Bracket (old)")  # finance keeps the lower-case one
+    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        push_replay(push=push, user=UserFactory(), why="replayed after the merge")
+    push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(2)]
+    assert keep in {ln["item_id"] for ln in invoice["line_items"]}
+    assert ItemLink.objects.get(crm_product_id=product_id(4)).books_item_id == keep
+
+
+def test_after_a_merge_a_push_takes_the_kept_customer_instead_of_asking_again(
+    sandbox, demo_config, press, django_capture_on_commit_callbacks
+):
+    from integration.services.review import push_replay
+    from sandbox.demo import account_id, deal_id
+
+    audit("--org", "US-LLC")
+    sandbox.crm["Accounts"][account_id(2)]["Account_Name"] = "Kramerica Industries"  # Globex's deal, as Kramerica
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and "2 Books customers match" in push.error
+
+    flag = flag_of("Cosmo Kramer")
+    keep = member_id(flag, "Kramerica Industries")
+    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        push_replay(push=push, user=UserFactory(), why="replayed after the merge")
+    push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(2)]
+    assert invoice["customer_id"] == keep
