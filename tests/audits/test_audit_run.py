@@ -254,7 +254,9 @@ def test_audits_are_due_quarterly_and_configurable(sandbox, demo_config, setting
 def test_only_finance_decides_and_a_reviewer_only_looks(client, sandbox, demo_config):
     audit("--org", "US-LLC")
     flag = flag_of("Hinge Bracket")
+    flag_dismiss(flag_id=flag_of("Pendant Publishing").pk, user=UserFactory(username="dora"))
     client.force_login(UserFactory(groups=["reviewer"]))
+    assert "dora: not duplicates — “J. Peterman Catalog”" in client.get("/activity/").text
     page = client.get("/audits/")
     assert page.status_code == 200 and "Hinge Bracket (old)" in page.text and "Not duplicates</button>" not in page.text
     assert client.post(f"/audits/groups/{flag.pk}/dismiss/").status_code == 403
@@ -311,3 +313,15 @@ def test_after_a_merge_a_push_takes_the_kept_customer_instead_of_asking_again(
     assert push.state == "pushed", push.error
     [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(2)]
     assert invoice["customer_id"] == keep
+
+
+def test_the_command_draws_a_progress_bar_on_a_terminal(sandbox, demo_config):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    call_command("audit_duplicates", "--org", "US-LLC", stdout=io.StringIO(), stderr=err)
+    frames = err.getvalue().split("\r")
+    assert frames[1].startswith("[") and "Reading the items — 200 items" in frames[1]
+    assert frames[-1].startswith("[" + "#" * 30 + "] 100% US-LLC: Done — 247 items, 9 customers, 3 Books calls")

@@ -314,3 +314,7 @@ def test_demo_activity_gives_the_dashboard_something_to_show(live_server, http_s
     states = set(InvoicePush.objects.values_list("state", flat=True))
     assert {"pushed", "pending_review", "failed", "blocked"} <= states
     assert "paid 1 invoice(s)" in out.getvalue()
+    from audits.models import AuditRun, DuplicateFlag
+
+    assert AuditRun.objects.filter(state="done").count() == 4  # the Duplicates screen has findings to show
+    assert DuplicateFlag.objects.filter(state="open").exists()
