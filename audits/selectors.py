@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from typing import IO
 
+from django.core.paginator import Paginator
+
 from audits.models import AuditRun, DuplicateFlag
 from integration.models import LegalEntity
 
@@ -12,7 +14,16 @@ CSV_COLUMNS = ["legal_entity", "kind", "group", "books_id", "name", "sku", "stat
 PAGE_SIZE = 50
 
 
+def flag_page(*, entity: str = "", kind: str = "", state: str = DuplicateFlag.State.OPEN, page: str | int = 1):
+    """One page of flags for the screen (PAGE_SIZE a page), with the paginator's counts."""
+    return Paginator(_flags(entity=entity, kind=kind, state=state), PAGE_SIZE).get_page(page)
+
+
 def flag_list(*, entity: str = "", kind: str = "", state: str = DuplicateFlag.State.OPEN, limit: int = PAGE_SIZE):
+    return list(_flags(entity=entity, kind=kind, state=state)[:limit])
+
+
+def _flags(*, entity: str, kind: str, state: str):
     flags = DuplicateFlag.objects.select_related("legal_entity", "decided_by").prefetch_related("events")
     if entity:
         flags = flags.filter(legal_entity__code=entity)
@@ -20,7 +31,7 @@ def flag_list(*, entity: str = "", kind: str = "", state: str = DuplicateFlag.St
         flags = flags.filter(kind=kind)
     if state:
         flags = flags.filter(state=state)
-    return list(flags.order_by("legal_entity__code", "kind", "-score", "id")[:limit])
+    return flags.order_by("legal_entity__code", "kind", "-score", "id")
 
 
 def flag_counts() -> dict[str, int]:

@@ -44,7 +44,7 @@ def audits(request: HttpRequest) -> HttpResponse:
     context = {
         "runs": selectors.latest_runs(),
         "running": selectors.any_run_active(),
-        "flags": selectors.flag_list(**filters),
+        "flags": selectors.flag_page(**filters, page=request.GET.get("page", 1)),
         "filters": filters,
         "every_days": settings.AUDIT_EVERY_DAYS,
         "query": urlencode(filters),

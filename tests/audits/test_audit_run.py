@@ -325,3 +325,22 @@ def test_the_command_draws_a_progress_bar_on_a_terminal(sandbox, demo_config):
     frames = err.getvalue().split("\r")
     assert frames[1].startswith("[") and "Reading the items — 200 items" in frames[1]
     assert frames[-1].startswith("[" + "#" * 30 + "] 100% US-LLC: Done — 247 items, 9 customers, 3 Books calls")
+
+
+def test_the_findings_come_a_page_at_a_time(client, demo_config):
+    entity = LegalEntity.objects.get(code="US-LLC")
+    for n in range(60):
+        DuplicateFlag.objects.create(
+            legal_entity=entity,
+            organization_id=entity.books_org_id,
+            kind="item",
+            key=f"k{n}",
+            reason="same name",
+            score=90,
+            members=[{"books_id": str(n), "name": f"Part {n}", "sku": "", "status": "active", "links": []}],
+        )
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    first = client.get("/audits/?kind=item").text
+    assert "Groups 1–50 of 60." in first and first.count('class="flag"') == 50
+    second = client.get("/audits/?kind=item&page=2").text
+    assert second.count('class="flag"') == 10 and "← Previous" in second
