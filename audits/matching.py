@@ -220,6 +220,9 @@ PUBLIC_MAIL = frozenset((
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.co.in", "hotmail.com", "outlook.com",
     "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mail.com", "gmx.com", "gmx.de", "proton.me",
     "protonmail.com", "zoho.com", "zohomail.com", "rediffmail.com", "yandex.com", "qq.com", "163.com",
+    # and the internet providers people use as one
+    "comcast.net", "verizon.net", "att.net", "btinternet.com", "sky.com", "virginmedia.com", "t-online.de",
+    "web.de", "orange.fr", "free.fr", "libero.it", "shaw.ca", "rogers.com", "bell.net", "bigpond.com",
 ))
 # fmt: on
 
@@ -239,8 +242,10 @@ def email_domain(email: str | None) -> str:
 
 
 def tax_number_key(number: str | None) -> str:
-    """A VAT or GST registration number without spaces or punctuation: `GB 123 4567 89` = `GB123456789`."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", number or "").upper() if ch.isalnum())
+    """A VAT or GST registration number without spaces, punctuation or a VAT country prefix: `GB 123 4567 89` =
+    `GB123456789` = `123456789`; a GSTIN (`29ABCDE1234F1Z5`) stays whole."""
+    key = "".join(ch for ch in unicodedata.normalize("NFKC", number or "").upper() if ch.isalnum())
+    return re.sub(r"^[A-Z]{2}(?=\d)", "", key)
 
 
 def duplicate_customer_groups(contacts: list[dict]) -> list[dict]:

@@ -61,3 +61,22 @@ def test_one_huge_block_is_split_rather_than_compared_all_at_once():
     items = [item(f"ITEM-{n:07d}") for n in range(3 * matching.MAX_BLOCK)] + [item("ITEM-0000001X")]
     groups = duplicate_item_groups(items)
     assert [sorted(g["members"]) for g in groups] == [[1, len(items) - 1]]
+
+
+def test_what_makes_two_customers_one():
+    from audits.matching import company_key, duplicate_customer_groups, email_domain, tax_number_key
+
+    assert company_key("Vandelay Industries, Inc.") == company_key("vandelay industries") == "vandelay industries"
+    assert company_key("The Bluth Company") == "bluth"
+    assert email_domain("Art@Vandelay.Example") == "vandelay.example"
+    assert email_domain("jerry@gmail.com") == email_domain("kramer@comcast.net") == email_domain("nobody") == ""
+    assert tax_number_key("GB 123 4567 89") == tax_number_key("123456789") == "123456789"
+    assert tax_number_key("29abcde1234f1z5") == "29ABCDE1234F1Z5"
+    contacts = [
+        {"contact_name": "Initech, LLC", "company_name": "Initech, LLC"},
+        {"contact_name": "Bill Lumbergh", "company_name": "Initech LLC", "email": "bill@initech.example"},
+        {"contact_name": "Initrode", "company_name": "", "email": "m@initrode.example"},
+        {"contact_name": "Jerry", "company_name": "", "email": "jerry@gmail.com"},
+        {"contact_name": "Newman", "company_name": "", "email": "newman@gmail.com"},
+    ]
+    assert [sorted(g["members"]) for g in duplicate_customer_groups(contacts)] == [[0, 1]]
