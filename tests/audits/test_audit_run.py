@@ -268,26 +268,33 @@ def test_only_finance_decides_and_a_reviewer_only_looks(client, sandbox, demo_co
     assert client.get("/audits/").status_code == 403
 
 
+def keep_then_replay(sandbox, push: InvoicePush, *, member: str, keep: str, on_commit) -> dict:
+    """Finance keeps `keep` of the group holding `member`, then replays the push; the push's invoice in Books."""
+    from integration.services.review import push_replay
+
+    flag = flag_of(member)
+    flag_resolve(flag_id=flag.pk, survivor_id=member_id(flag, keep), user=UserFactory())
+    with on_commit(execute=True):
+        push_replay(push=push, user=UserFactory(), why="replayed after the merge")
+    push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == push.deal_id]
+    return invoice
+
+
 def test_after_a_merge_a_push_takes_the_kept_item_instead_of_asking_again(
     sandbox, demo_config, press, django_capture_on_commit_callbacks
 ):
-    from integration.services.review import push_replay
     from sandbox.demo import deal_id
 
     audit("--org", "US-LLC")
     sandbox.crm["Products"][product_id(4)]["Product_Code"] = " hb-1000 "  # Globex's Gizmo line, as Hinge Bracket
-    _, reply = press(deal_id(2))
-    push = InvoicePush.objects.get(pk=reply["push_id"])
+    push = InvoicePush.objects.get(pk=press(deal_id(2))[1]["push_id"])
     assert push.state == "failed" and "matches 2 Books items" in push.error  # which of the two? a person decides
-
-    flag = flag_of("Hinge Bracket")
-    keep = member_id(flag, "Hinge Bracket (old)")  # finance keeps the lower-case one
-    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
-    with django_capture_on_commit_callbacks(execute=True):
-        push_replay(push=push, user=UserFactory(), why="replayed after the merge")
-    push.refresh_from_db()
-    assert push.state == "pushed", push.error
-    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(2)]
+    keep = member_id(flag_of("Hinge Bracket"), "Hinge Bracket (old)")  # finance keeps the lower-case one
+    invoice = keep_then_replay(
+        sandbox, push, member="Hinge Bracket", keep="Hinge Bracket (old)", on_commit=django_capture_on_commit_callbacks
+    )
     assert keep in {ln["item_id"] for ln in invoice["line_items"]}
     assert ItemLink.objects.get(crm_product_id=product_id(4)).books_item_id == keep
 
@@ -295,23 +302,16 @@ def test_after_a_merge_a_push_takes_the_kept_item_instead_of_asking_again(
 def test_after_a_merge_a_push_takes_the_kept_customer_instead_of_asking_again(
     sandbox, demo_config, press, django_capture_on_commit_callbacks
 ):
-    from integration.services.review import push_replay
     from sandbox.demo import account_id, deal_id
 
     audit("--org", "US-LLC")
     sandbox.crm["Accounts"][account_id(2)]["Account_Name"] = "Kramerica Industries"  # Globex's deal, as Kramerica
-    _, reply = press(deal_id(2))
-    push = InvoicePush.objects.get(pk=reply["push_id"])
+    push = InvoicePush.objects.get(pk=press(deal_id(2))[1]["push_id"])
     assert push.state == "failed" and "2 Books customers match" in push.error
-
-    flag = flag_of("Cosmo Kramer")
-    keep = member_id(flag, "Kramerica Industries")
-    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
-    with django_capture_on_commit_callbacks(execute=True):
-        push_replay(push=push, user=UserFactory(), why="replayed after the merge")
-    push.refresh_from_db()
-    assert push.state == "pushed", push.error
-    [invoice] = [i for i in sandbox.orgs[US_ORG].invoices.values() if i["reference_number"] == deal_id(2)]
+    keep = member_id(flag_of("Cosmo Kramer"), "Kramerica Industries")
+    invoice = keep_then_replay(
+        sandbox, push, member="Cosmo Kramer", keep="Kramerica Industries", on_commit=django_capture_on_commit_callbacks
+    )
     assert invoice["customer_id"] == keep
 
 
