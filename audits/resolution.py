@@ -16,6 +16,7 @@ from django.utils import timezone
 from audits.models import DuplicateFlag, FlagEvent, SettledPair
 from audits.runs import PENDING
 from integration.models import CustomerLink, InvoicePush, ItemLink
+from integration.redaction import redact_text
 from integration.services.catalog import item_index_forget
 from integration.services.timeline import push_event
 from integration.zoho.books import BooksClient
@@ -137,7 +138,7 @@ def _crm_fields(flag: DuplicateFlag, links: list[dict], *, to: str) -> list[str]
         try:
             crm.record_update(module, link["crm_id"], {field: link[to]})
         except ZohoError as exc:
-            failed.append(f"CRM {module[:-1]} {link['crm_id']}: {exc}")
+            failed.append(redact_text(f"CRM {module[:-1]} {link['crm_id']}: {exc}"))
     return failed
 
 

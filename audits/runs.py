@@ -26,6 +26,7 @@ from django.utils import timezone
 from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
 from audits.models import AuditPage, AuditRun, ContactTaxNumber, DuplicateFlag, SettledPair
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
+from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
 from integration.services.entities import legal_entity_edition
 from integration.zoho.books import BooksClient
@@ -146,6 +147,7 @@ def _save(run: AuditRun, *, release: bool = False) -> None:
 
 
 def _fail(run: AuditRun, error: str) -> None:
+    error = redact_text(error)  # Zoho echoes input in its messages
     AuditRun.objects.filter(pk=run.pk).update(
         state=State.FAILED, error=error, lease=None, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )

@@ -344,3 +344,15 @@ def test_the_findings_come_a_page_at_a_time(client, demo_config):
     assert "Groups 1–50 of 60." in first and first.count('class="flag"') == 50
     second = client.get("/audits/?kind=item&page=2").text
     assert second.count('class="flag"') == 10 and "← Previous" in second
+
+
+def test_a_failed_audit_keeps_no_secret_in_its_reason(sandbox, demo_config, settings):
+    settings.AUDIT_READ_RETRIES = 0
+    sandbox.add_fault("error", method="GET", path="/items", message=f"bad token {settings.ZOHO_REFRESH_TOKEN}")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit_duplicates", "--org", "US-LLC", stdout=io.StringIO(), stderr=err)
+    run = AuditRun.objects.get()
+    assert run.state == "failed" and "bad token" in run.error
+    assert settings.ZOHO_REFRESH_TOKEN not in run.error and settings.ZOHO_REFRESH_TOKEN not in err.getvalue()
+    assert not run.pages.exists()  # the next run starts from the first page

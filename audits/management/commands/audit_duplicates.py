@@ -6,6 +6,7 @@ from audits.models import AuditRun
 from audits.runs import audit_claim, audit_stalled, audit_start, audit_work
 from audits.selectors import findings_csv, findings_rows
 from integration.models import LegalEntity
+from integration.redaction import redact_text
 from integration.zoho.errors import ZohoError
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             audit_work(claimed, progress=bar.show)
         except (ZohoError, OSError) as exc:
             bar.close()
-            return f"{entity.code}: Books organization {entity.books_org_id} could not be audited: {exc}"
+            return redact_text(f"{entity.code}: Books organization {entity.books_org_id} could not be audited: {exc}")
         bar.close()
         run = AuditRun.objects.get(pk=claimed.pk)
         self.stdout.write(
