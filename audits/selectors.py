@@ -6,6 +6,7 @@ import csv
 from typing import IO
 
 from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from audits.models import AuditRun, DuplicateFlag
 from integration.models import LegalEntity
@@ -34,24 +35,16 @@ def _flags(*, entity: str, kind: str, state: str):
     return flags.order_by("legal_entity__code", "kind", "-score", "id")
 
 
-def flag_counts() -> dict[str, int]:
-    """Open findings per legal entity code."""
-    counts: dict[str, int] = {}
-    for code in DuplicateFlag.objects.filter(state=DuplicateFlag.State.OPEN).values_list(
-        "legal_entity__code", flat=True
-    ):
-        counts[code] = counts.get(code, 0) + 1
-    return counts
-
-
 def latest_runs() -> list[tuple[LegalEntity, AuditRun | None, int]]:
-    """Each active legal entity with its latest audit run (or None) and its number of open groups."""
-    counts = flag_counts()
-    entities = list(LegalEntity.objects.filter(active=True).order_by("code"))
-    latest: dict[int, AuditRun] = {}
-    for run in AuditRun.objects.filter(legal_entity__in=entities).order_by("-created_at")[: 20 * max(1, len(entities))]:
-        latest.setdefault(run.legal_entity_id, run)
-    return [(e, latest.get(e.pk), counts.get(e.code, 0)) for e in entities]
+    """Each active legal entity with its latest audit run (or None) and its number of open groups: three queries
+    whatever the number of runs and findings (the progress panel asks every second while an audit runs)."""
+    latest = AuditRun.objects.filter(legal_entity=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+    open_groups = Count("duplicate_flags", filter=Q(duplicate_flags__state=DuplicateFlag.State.OPEN))
+    entities = list(
+        LegalEntity.objects.filter(active=True).annotate(latest_run=Subquery(latest), open_groups=open_groups)
+    )
+    runs = AuditRun.objects.select_related("requested_by").in_bulk([e.latest_run for e in entities if e.latest_run])
+    return [(e, runs.get(e.latest_run), e.open_groups) for e in sorted(entities, key=lambda e: e.code)]
 
 
 def any_run_active() -> bool:

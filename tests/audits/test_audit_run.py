@@ -356,3 +356,23 @@ def test_a_failed_audit_keeps_no_secret_in_its_reason(sandbox, demo_config, sett
     assert run.state == "failed" and "bad token" in run.error
     assert settings.ZOHO_REFRESH_TOKEN not in run.error and settings.ZOHO_REFRESH_TOKEN not in err.getvalue()
     assert not run.pages.exists()  # the next run starts from the first page
+
+
+def test_the_progress_panel_shows_each_entitys_latest_run_in_a_few_queries(
+    client, demo_config, django_assert_max_num_queries
+):
+    uk, us = LegalEntity.objects.get(code="UK-LTD"), LegalEntity.objects.get(code="US-LLC")
+    AuditRun.objects.create(legal_entity=uk, organization_id=uk.books_org_id, state="done", items_read=7)
+    AuditRun.objects.bulk_create(
+        AuditRun(legal_entity=us, organization_id=us.books_org_id, state="done") for _ in range(100)
+    )
+    DuplicateFlag.objects.bulk_create(
+        DuplicateFlag(legal_entity=us, organization_id=us.books_org_id, kind="item", key=f"k{n}", reason="r", score=90)
+        for n in range(300)
+    )
+    client.force_login(UserFactory(groups=["reviewer"]))
+    with django_assert_max_num_queries(12):
+        page = client.get("/audits/progress/").text
+    uk_row = page.split("UK-LTD")[1].split("</tr>")[0]
+    assert "7 items" in uk_row  # not hidden behind US-LLC's hundred newer runs
+    assert 'href="?entity=US-LLC&amp;state=open">300</a>' in page
