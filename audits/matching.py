@@ -189,7 +189,6 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
     skus = [normalize_sku(i.get("sku")) for i in items]
     skeletons = [sku_skeleton(i.get("sku")) for i in items]
     names = [normalize_name(i.get("name")) for i in items]
-    normals = skus
     segments = [sku_skeleton_segments(i.get("sku") or "") for i in items]
     groups.join_equal(skus, "same SKU once normalized", 100)
     groups.join_equal(skeletons, "SKUs alike but for look-alike characters", 95)
@@ -202,7 +201,7 @@ def duplicate_item_groups(items: list[dict], *, block: int = 4) -> list[dict]:
                 if (
                     r < c
                     and groups.find(a) != groups.find(b)
-                    and not _numbered_apart(skeletons[a], skeletons[b], normals[a], normals[b])
+                    and not _numbered_apart(skeletons[a], skeletons[b], skus[a], skus[b])
                     and not _variants(segments[a], segments[b])
                 ):
                     groups.join(a, b, "SKUs one typo apart", int(score))

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits.models import DuplicateFlag, FlagEvent, SettledPair
-from audits.runs import PENDING
-from integration.models import CustomerLink, InvoicePush, ItemLink
+from audits.runs import PENDING, SIDES, plan_uses
+from integration.models import InvoicePush
 from integration.redaction import redact_text
 from integration.services.catalog import item_index_forget
 from integration.services.timeline import push_event
@@ -69,15 +69,9 @@ def _books_changes(books: BooksClient, flag: DuplicateFlag, changes: list[tuple[
 
 def _running_push(flag: DuplicateFlag, ids: set[str]) -> InvoicePush | None:
     for push in InvoicePush.objects.filter(organization_id=flag.organization_id, state=InvoicePush.State.RUNNING):
-        if ids & _push_uses(flag, push):
+        if ids & plan_uses(push.plan, flag.kind):
             return push
     return None
-
-
-def _push_uses(flag: DuplicateFlag, push: InvoicePush) -> set[str]:
-    if flag.kind == Kind.ITEM:
-        return set((push.plan or {}).get("item_ids", {}).values())
-    return {(push.plan or {}).get("customer_id") or ""} - {""}
 
 
 def _repoint_push(flag: DuplicateFlag, push: InvoicePush, moves: dict[str, str]) -> list[dict]:
@@ -100,38 +94,28 @@ def _repoint_push(flag: DuplicateFlag, push: InvoicePush, moves: dict[str, str])
 
 def _repoint(flag: DuplicateFlag, moves: dict[str, str], user, why: str) -> tuple[list[dict], list[dict]]:
     """Move our links and the pending pushes from each key of `moves` to its value (inside a transaction)."""
-    org = flag.organization_id
+    org, side = flag.organization_id, SIDES[flag.kind]
     links: list[dict] = []
-    if flag.kind == Kind.ITEM:
-        for link in ItemLink.objects.select_for_update().filter(organization_id=org, books_item_id__in=list(moves)):
-            links.append({"crm_id": link.crm_product_id, "from": link.books_item_id, "to": moves[link.books_item_id]})
-            link.books_item_id = moves[link.books_item_id]
-            link.save(update_fields=["books_item_id"])
-    else:
-        for link in CustomerLink.objects.select_for_update().filter(
-            organization_id=org, books_contact_id__in=list(moves)
-        ):
-            links.append(
-                {"crm_id": link.crm_account_id, "from": link.books_contact_id, "to": moves[link.books_contact_id]}
-            )
-            link.books_contact_id = moves[link.books_contact_id]
-            link.save(update_fields=["books_contact_id"])
+    moving = side.link.objects.select_for_update().filter(
+        organization_id=org, **{f"{side.books_field}__in": list(moves)}
+    )
+    for link in moving:
+        old = getattr(link, side.books_field)
+        links.append({"crm_id": getattr(link, side.crm_field), "from": old, "to": moves[old]})
+        setattr(link, side.books_field, moves[old])
+        link.save(update_fields=[side.books_field])
     pushes: list[dict] = []
     for push in InvoicePush.objects.select_for_update().filter(organization_id=org, state__in=PENDING):
-        if set(moves) & _push_uses(flag, push):
+        if set(moves) & plan_uses(push.plan, flag.kind):
             pushes += _repoint_push(flag, push, moves)
-            push_event(
-                push,
-                why,
-                step=InvoicePush.Step.ITEMS if flag.kind == Kind.ITEM else InvoicePush.Step.CUSTOMER,
-                actor=user,
-            )
+            push_event(push, why, step=side.step, actor=user)
     return links, pushes
 
 
 def _crm_fields(flag: DuplicateFlag, links: list[dict], *, to: str) -> list[str]:
     """Write Books_Item_Id / Books_Customer_Id on the CRM records our links moved; returns the failures."""
-    module, field = ("Products", "Books_Item_Id") if flag.kind == Kind.ITEM else ("Accounts", "Books_Customer_Id")
+    side = SIDES[flag.kind]
+    module, field = side.crm_module, side.crm_books_field
     failed = []
     crm = CrmClient()
     for link in links:
@@ -143,7 +127,10 @@ def _crm_fields(flag: DuplicateFlag, links: list[dict], *, to: str) -> list[str]
 
 
 def _locked_open(flag_id: int, states=(DuplicateFlag.State.OPEN,)) -> DuplicateFlag:
-    flag = DuplicateFlag.objects.select_for_update().get(pk=flag_id)
+    return _refuse_unless(DuplicateFlag.objects.select_for_update().get(pk=flag_id), states)
+
+
+def _refuse_unless(flag: DuplicateFlag, states=(DuplicateFlag.State.OPEN,)) -> DuplicateFlag:
     if flag.state not in states:
         by = f" (by {flag.decided_by} at {flag.decided_at:%Y-%m-%d %H:%M})" if flag.decided_by else ""
         raise DecisionError(f"This group is {flag.get_state_display().lower()} already{by}; reload the page.")
@@ -153,9 +140,7 @@ def _locked_open(flag_id: int, states=(DuplicateFlag.State.OPEN,)) -> DuplicateF
 def flag_resolve(*, flag_id: int, survivor_id: str, user) -> DuplicateFlag:
     """Keep `survivor_id`: it is made active, every other member inactive, and everything of ours pointing at
     another member points at it."""
-    flag = DuplicateFlag.objects.get(pk=flag_id)
-    if flag.state != DuplicateFlag.State.OPEN:
-        raise DecisionError(f"This group is {flag.get_state_display().lower()} already; reload the page.")
+    flag = _refuse_unless(DuplicateFlag.objects.get(pk=flag_id))  # checked again under the lock below
     ids = flag.member_ids()
     if survivor_id not in ids:
         raise DecisionError(f"Choose which {_noun(flag)} to keep.")
@@ -244,15 +229,11 @@ def flag_undo(*, flag_id: int, user) -> DuplicateFlag:
 
 def _undo_links(flag: DuplicateFlag) -> list[dict]:
     moved = []
-    model, crm_field, books_field = (
-        (ItemLink, "crm_product_id", "books_item_id")
-        if flag.kind == Kind.ITEM
-        else (CustomerLink, "crm_account_id", "books_contact_id")
-    )
+    side = SIDES[flag.kind]
     for link in flag.resolution.get("links", []):
-        changed = model.objects.filter(
-            organization_id=flag.organization_id, **{crm_field: link["crm_id"], books_field: link["to"]}
-        ).update(**{books_field: link["from"]})
+        changed = side.link.objects.filter(
+            organization_id=flag.organization_id, **{side.crm_field: link["crm_id"], side.books_field: link["to"]}
+        ).update(**{side.books_field: link["from"]})
         if changed:
             moved.append(link)
     return moved

@@ -9,6 +9,7 @@ running (a database constraint), and a lease keeps two workers off one run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -16,11 +17,12 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
@@ -29,6 +31,7 @@ from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
 from integration.services.entities import legal_entity_edition
+from integration.services.retry import retry_delay
 from integration.zoho.books import BooksClient
 from integration.zoho.errors import HoldBack, ZohoError, ZohoQuotaExceeded, ZohoRateLimited, ZohoRetryable
 
@@ -41,11 +44,39 @@ ITEM_FIELDS = ("item_id", "name", "sku", "status")
 CONTACT_FIELDS = ("contact_id", "contact_name", "company_name", "email", "status", "last_modified_time")
 RATE_LIMITED_WAITS = 10  # Books' own 429s waited out per read before the run gives up
 INVOICED = (InvoicePush.State.PUSHED, InvoicePush.State.VOIDED)
+MAX_READ_WAIT_SECONDS = 60.0
 PENDING = (InvoicePush.State.PENDING_REVIEW, InvoicePush.State.QUEUED, InvoicePush.State.FAILED)
 
 
-class AuditBusy(Exception):
-    """Another run of this organization is working right now."""
+@dataclass(frozen=True)
+class Side:
+    """Where a kind of Books record shows on our side: our link table (its CRM and Books id fields), the CRM module
+    and field noting the Books id, and the push step that finds it."""
+
+    link: type[models.Model]
+    crm_field: str
+    books_field: str
+    crm_module: str
+    crm_books_field: str
+    step: str
+
+
+SIDES = {
+    DuplicateFlag.Kind.ITEM: Side(
+        ItemLink, "crm_product_id", "books_item_id", "Products", "Books_Item_Id", InvoicePush.Step.ITEMS
+    ),
+    DuplicateFlag.Kind.CUSTOMER: Side(
+        CustomerLink, "crm_account_id", "books_contact_id", "Accounts", "Books_Customer_Id", InvoicePush.Step.CUSTOMER
+    ),
+}
+
+
+def plan_uses(plan: dict | None, kind: str) -> set[str]:
+    """The Books items (or the customer) a push's plan uses."""
+    plan = plan or {}
+    if kind == DuplicateFlag.Kind.ITEM:
+        return set(plan.get("item_ids", {}).values())
+    return {plan.get("customer_id") or ""} - {""}
 
 
 # --- starting -------------------------------------------------------------------------------------
@@ -176,7 +207,7 @@ class _Worker:
             rows = [r for r in rows if r.get("contact_type", "customer") == "customer"]
             self._keep("customer", rows, CONTACT_FIELDS)
             run.contacts_read += len(rows)
-            self._next(more, Phase.DETAILS if self._tax_field() else Phase.MATCHING)
+            self._next(more, Phase.DETAILS if self._tax_field else Phase.MATCHING)
             if run.phase == Phase.DETAILS:
                 run.details_read, run.details_total = 0, len(self._needing_details())
         elif run.phase == Phase.DETAILS:
@@ -191,7 +222,7 @@ class _Worker:
                 contact_id=contact["contact_id"],
                 defaults={
                     "last_modified_time": str(contact.get("last_modified_time") or ""),
-                    "number": str(full.get(self._tax_field()) or "")[:60],
+                    "number": str(full.get(self._tax_field) or "")[:60],
                 },
             )
             run.details_read += 1
@@ -217,12 +248,12 @@ class _Worker:
                 limited += 1
                 if limited > RATE_LIMITED_WAITS:
                     raise
-                time.sleep(min(exc.retry_after or 60.0, 60.0))
-            except ZohoRetryable:
+                time.sleep(min(retry_delay(limited, exc.retry_after), MAX_READ_WAIT_SECONDS))
+            except ZohoRetryable as exc:
                 failures += 1
                 if failures > settings.AUDIT_READ_RETRIES:
                     raise
-                time.sleep(min(2.0**failures, 30.0))
+                time.sleep(min(retry_delay(failures, getattr(exc, "retry_after", None)), MAX_READ_WAIT_SECONDS))
 
     def _keep(self, kind: str, rows: list[dict], fields: tuple[str, ...]) -> None:
         AuditPage.objects.update_or_create(
@@ -238,7 +269,9 @@ class _Worker:
         else:
             self.run.phase, self.run.next_page = then, 1
 
+    @functools.cached_property
     def _tax_field(self) -> str:
+        """The edition's registration-number field ('' when it has none); may read the organization once."""
         return TAX_NUMBER_FIELD.get(legal_entity_edition(entity=self.run.legal_entity, books=self.books), "")
 
     def _needing_details(self) -> list[dict]:
@@ -345,19 +378,14 @@ def member_usage(organization_id: str, kind: str) -> dict[str, dict]:
     """Per Books id: the CRM records our links point at it (Products or Accounts), and how many of our invoices
     and pending pushes use it."""
     usage: dict[str, dict] = defaultdict(lambda: {"links": [], "invoices": 0, "pending": 0})
-    if kind == DuplicateFlag.Kind.ITEM:
-        links = ItemLink.objects.filter(organization_id=organization_id).values_list("books_item_id", "crm_product_id")
-    else:
-        links = CustomerLink.objects.filter(organization_id=organization_id).values_list(
-            "books_contact_id", "crm_account_id"
-        )
+    side = SIDES[kind]
+    links = side.link.objects.filter(organization_id=organization_id).values_list(side.books_field, side.crm_field)
     for books_id, crm_id in links:
         usage[books_id]["links"].append(crm_id)
     counts: Counter = Counter()
     pushes = InvoicePush.objects.filter(organization_id=organization_id, state__in=(*INVOICED, *PENDING))
     for state, plan in pushes.values_list("state", "plan").iterator(chunk_size=2000):
-        used = set((plan or {}).get("item_ids", {}).values()) if kind == "item" else {(plan or {}).get("customer_id")}
-        for books_id in used - {None, ""}:
+        for books_id in plan_uses(plan, kind):
             counts[(books_id, "invoices" if state in INVOICED else "pending")] += 1
     for (books_id, bucket), n in counts.items():
         usage[books_id][bucket] = n
