@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
 from audits.models import AuditPage, AuditRun, ContactTaxNumber, DuplicateFlag, SettledPair
+from audits.selectors import auditable_entities
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
@@ -412,7 +413,7 @@ def audits_due(now=None) -> list[AuditRun]:
     """Start the audits that are due (none finished within AUDIT_EVERY_DAYS) and wake stalled ones."""
     now = now or timezone.now()
     started = []
-    for entity in LegalEntity.objects.filter(active=True).exclude(books_org_id=""):
+    for entity in auditable_entities():
         active = AuditRun.objects.filter(organization_id=entity.books_org_id, state__in=AuditRun.ACTIVE_STATES).first()
         if active is not None:
             if audit_stalled(active):

@@ -47,6 +47,16 @@ def latest_runs() -> list[tuple[LegalEntity, AuditRun | None, int]]:
     return [(e, runs.get(e.latest_run), e.open_groups) for e in sorted(entities, key=lambda e: e.code)]
 
 
+def entity_known(code: str) -> bool:
+    return bool(code) and LegalEntity.objects.filter(code=code).exists()
+
+
+def auditable_entities(code: str = ""):
+    """The active legal entities an audit can read (all, or the one with `code`), by code."""
+    entities = LegalEntity.objects.filter(active=True).exclude(books_org_id="").order_by("code")
+    return entities.filter(code=code) if code else entities
+
+
 def any_run_active() -> bool:
     return AuditRun.objects.filter(state__in=AuditRun.ACTIVE_STATES).exists()
 

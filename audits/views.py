@@ -17,7 +17,6 @@ from audits import selectors
 from audits.models import DuplicateFlag
 from audits.resolution import DecisionError, flag_dismiss, flag_resolve, flag_undo
 from audits.runs import audit_start
-from integration.models import LegalEntity
 from integration.views.access import role_required
 
 DECIDE = "audits.resolve_duplicateflag"
@@ -27,7 +26,7 @@ def _filters(data) -> dict:
     states = {s.value for s in DuplicateFlag.State}
     kinds = {k.value for k in DuplicateFlag.Kind}
     return {
-        "entity": data.get("entity", "") if LegalEntity.objects.filter(code=data.get("entity", "")).exists() else "",
+        "entity": data.get("entity", "") if selectors.entity_known(data.get("entity", "")) else "",
         "kind": data.get("kind", "") if data.get("kind") in kinds else "",
         "state": data.get("state") if data.get("state") in states | {""} else DuplicateFlag.State.OPEN,
     }
@@ -48,7 +47,7 @@ def audits(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "every_days": settings.AUDIT_EVERY_DAYS,
         "query": urlencode(filters),
-        "entities": LegalEntity.objects.filter(active=True).order_by("code"),
+        "entities": selectors.auditable_entities(),
         "states": DuplicateFlag.State.choices,
         "kinds": DuplicateFlag.Kind.choices,
         "can_decide": request.user.has_perm(DECIDE),
@@ -73,12 +72,10 @@ def audit_progress(request: HttpRequest) -> HttpResponse:
 @role_required("audits.add_auditrun")
 def audit_run(request: HttpRequest) -> HttpResponse:
     code = request.POST.get("entity", "")
-    entities = LegalEntity.objects.filter(active=True).exclude(books_org_id="").order_by("code")
-    if code:
-        entities = entities.filter(code=code)
-        if not entities:
-            messages.error(request, f"There is no active legal entity {code!r} to audit.")
-            return redirect("audits:audits")
+    entities = selectors.auditable_entities(code)
+    if code and not entities:
+        messages.error(request, f"There is no active legal entity {code!r} to audit.")
+        return redirect("audits:audits")
     started, already = [], []
     for entity in entities:
         _run, created = audit_start(entity=entity, trigger="screen", user=request.user)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audits.models import AuditRun
 from audits.runs import audit_claim, audit_stalled, audit_start, audit_work
-from audits.selectors import findings_csv, findings_rows
+from audits.selectors import auditable_entities, findings_csv, findings_rows
 from integration.models import LegalEntity
 from integration.redaction import redact_text
 from integration.zoho.errors import ZohoError
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             if not entities:
                 raise CommandError(f"Unknown legal entity code {org!r}.")
         else:
-            entities = list(LegalEntity.objects.filter(active=True).exclude(books_org_id="").order_by("code"))
+            entities = list(auditable_entities())
             if not entities:
                 raise CommandError("No active legal entities: nothing to audit.")
         problems = []
