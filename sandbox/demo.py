@@ -113,18 +113,35 @@ def _books(sb: SandboxState) -> None:
     _audit_seeds(sb)
 
     # The customer the native connector created from a Contact push: "Initech LLC" (CRM says "Initech, LLC").
-    sb.orgs[US_ORG].contacts["460000000000501"] = {
-        "contact_id": "460000000000501",
-        "contact_name": "Initech LLC",
-        "company_name": "Initech LLC",
+    _contact(
+        sb,
+        US_ORG,
+        "Initech LLC",
+        "Initech LLC",
+        "bill.lumbergh@initech.example",
+        contact_id="460000000000501",
+        billing_address={"state": "CA", "country": "U.S.A"},
+    )
+
+
+def _contact(
+    sb: SandboxState, org: str, name: str, company: str, email: str, *, contact_id: str = "", **fields
+) -> None:
+    """A customer already in Books (as the connector or a person made it, not through our API)."""
+    contact_id = contact_id or sb.new_id()
+    sb.orgs[org].contacts[contact_id] = {
+        "contact_id": contact_id,
+        "contact_name": name,
+        "company_name": company,
         "contact_type": "customer",
         "status": "active",
-        "email": "bill.lumbergh@initech.example",
-        "currency_code": "USD",
-        "billing_address": {"state": "CA", "country": "U.S.A"},
+        "email": email,
+        "currency_code": sb.orgs[org].currency_code,
+        "billing_address": {},
         "custom_fields": [],
         "created_time": sb.stamp(),
         "last_modified_time": sb.stamp(),
+        **fields,
     }
 
 
@@ -180,22 +197,8 @@ def _audit_seeds(sb: SandboxState) -> None:
             new_item(sb, us, name=name, rate="10", sku=sku)
     for group in [*AUDIT_CUSTOMER_GROUPS.values(), AUDIT_DISTINCT_CUSTOMERS]:
         for org, name, company, email, tax in group:
-            cid = sb.new_id()
-            sb.orgs[org].contacts[cid] = {
-                "contact_id": cid,
-                "contact_name": name,
-                "company_name": company,
-                "contact_type": "customer",
-                "status": "active",
-                "email": email,
-                "currency_code": sb.orgs[org].currency_code,
-                "billing_address": {},
-                "custom_fields": [],
-                "created_time": sb.stamp(),
-                "last_modified_time": sb.stamp(),
-                **({"gst_treatment": "business_gst", "place_of_contact": "KA"} if "gst_no" in tax else {}),
-                **tax,
-            }
+            india = {"gst_treatment": "business_gst", "place_of_contact": "KA"} if "gst_no" in tax else {}
+            _contact(sb, org, name, company, email, **india, **tax)
 
 
 def _crm(sb: SandboxState) -> None:
