@@ -63,10 +63,11 @@ def sandbox_and_stack(args):
         "ZOHO_API_DOMAIN": sandbox_url,
     }
     prepare(database=args.database, redis_url=args.redis, env=env)
+    from integration.setup_guide import OAUTH_SCOPES
     from sandbox import Sandbox, serve
     from tests.stack import Stack
 
-    sandbox = Sandbox(base_url=sandbox_url, demo=True)
+    sandbox = Sandbox(base_url=sandbox_url, demo=True, scopes=OAUTH_SCOPES)
     sandbox.webhook_mode = "manual"
     serve(sandbox, port=args.port, background=True)
     stack = Stack(

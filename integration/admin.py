@@ -14,7 +14,7 @@ class LegalEntityAdminForm(forms.ModelForm):
 
     class Meta:
         model = LegalEntity
-        fields = ["code", "name", "books_org_id", "require_review", "active"]
+        fields = ["code", "name", "books_org_id", "require_review", "invoice_delivery", "active"]
 
     def clean(self) -> dict:
         data = super().clean()

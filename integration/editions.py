@@ -7,16 +7,51 @@ from __future__ import annotations
 from integration.normalize import normalize_name
 
 US, CANADA, UK, INDIA, GCC, OTHER = "us", "canada", "uk", "india", "gcc", "other"
-LABELS = {US: "US", CANADA: "Canada", UK: "UK", INDIA: "India (GST)", GCC: "GCC", OTHER: "other"}
-EDITION_BY_COUNTRY = {"US": US, "CA": CANADA, "GB": UK, "IN": INDIA}
+MEXICO, KENYA, SOUTH_AFRICA = "mexico", "kenya", "south_africa"
+LABELS = {
+    US: "US",
+    CANADA: "Canada",
+    UK: "UK",
+    INDIA: "India (GST)",
+    GCC: "GCC",
+    MEXICO: "Mexico",
+    KENYA: "Kenya",
+    SOUTH_AFRICA: "South Africa",
+    OTHER: "other",
+}
+EDITION_BY_COUNTRY = {"US": US, "CA": CANADA, "GB": UK, "IN": INDIA, "MX": MEXICO, "KE": KENYA, "ZA": SOUTH_AFRICA}
 EDITION_BY_COUNTRY.update(dict.fromkeys(["AE", "SA", "BH", "KW", "OM", "QA"], GCC))
 WITH_AUTHORITIES = (US, CANADA)
+# The treatment words of invoices.yml, per edition (no other edition documents a treatment: EU, Australia and
+# the rest take a line's tax_id only, so their deals need no tax-map row).
 TREATMENTS = {
     UK: ("uk", "overseas", "eu_vat_registered"),  # the invoice's vat_treatment
     INDIA: ("business_gst", "business_none", "overseas", "consumer"),  # the invoice's gst_treatment
     GCC: ("vat_registered", "vat_not_registered", "gcc_vat_registered", "gcc_vat_not_registered", "non_gcc"),
+    MEXICO: ("home_country_mexico", "border_region_mexico", "non_mexico"),
+    KENYA: ("vat_registered", "vat_not_registered", "non_kenya"),
+    SOUTH_AFRICA: ("vat_registered", "vat_not_registered", "overseas"),
 }
-TREATMENT_FIELD = {UK: "vat_treatment", INDIA: "gst_treatment", GCC: "tax_treatment", OTHER: "tax_treatment"}
+UAE_ONLY = ("dz_vat_registered", "dz_vat_not_registered")  # designated zones: "supported only for UAE"
+TREATMENT_FIELD = {
+    UK: "vat_treatment",
+    INDIA: "gst_treatment",
+    GCC: "tax_treatment",
+    MEXICO: "tax_treatment",
+    KENYA: "tax_treatment",
+    SOUTH_AFRICA: "tax_treatment",
+}
+
+
+def treatments(edition: str, country: str = "") -> tuple[str, ...]:
+    """The treatment words an organization of this edition (in this ISO country) knows; () when it has none."""
+    words = TREATMENTS.get(edition, ())
+    return words + UAE_ONLY if edition == GCC and country == "AE" else words
+
+
+def has_treatments(edition: str) -> bool:
+    return edition in TREATMENTS
+
 
 # Books' two-letter codes for Indian states (place_of_supply), with the other codes people write for them
 # (ISO 3166-2:IN, old and new). Where Books and ISO differ, Books' code is what the invoice must carry.
@@ -64,6 +99,22 @@ for _code, _name, _aliases in INDIA_STATES:
         _INDIA_LOOKUP[normalize_name(_key)] = _code
 
 
+# Place of supply in the GCC (invoices.yml): the GCC country's code, or in the UAE the emirate's Books code, which
+# differs from ISO 3166-2:AE for three of them.
+GCC_COUNTRIES = ("AE", "SA", "BH", "KW", "OM", "QA")
+UAE_EMIRATES = {"AZ": "AB", "AJ": "AJ", "DU": "DU", "FU": "FU", "RK": "RA", "SH": "SH", "UQ": "UM"}
+
+
+def gcc_place_of_supply(country: str, state: str = "") -> str | None:
+    """Books' place of supply for a customer in an ISO country (and ISO 3166-2 subdivision), or None outside
+    the GCC. A UAE customer whose emirate is unknown is placed in the UAE as a whole."""
+    if country not in GCC_COUNTRIES:
+        return None
+    if country == "AE":
+        return UAE_EMIRATES.get(state, "AE")
+    return country
+
+
 def edition_for_country(country: str | None) -> str:
     """The edition an organization in this ISO country has ('' when the country is unknown)."""
     if not country:
@@ -83,9 +134,11 @@ def india_state_code(value: str | None) -> str | None:
     return _INDIA_LOOKUP.get(normalize_name(text)) if text else None
 
 
-def tax_rule_problems(edition: str, *, tax_authority: str, tax_treatment: str, entity_label: str = "") -> list[str]:
-    """What is wrong with a tax-map row for an entity of this edition ('' edition: not learnt yet, so only the
-    edition-free checks). The CSV import and the dashboard's tax-map screen both use this."""
+def tax_rule_problems(
+    edition: str, *, tax_authority: str, tax_treatment: str, entity_label: str = "", country: str = ""
+) -> list[str]:
+    """What is wrong with a tax-map row for an entity of this edition and ISO country ('' edition: not learnt
+    yet, so only the edition-free checks). The CSV import and the dashboard's tax-map screen both use this."""
     problems = []
     if tax_authority and tax_treatment:
         problems.append("give either tax_authority or tax_treatment, not both")
@@ -99,10 +152,14 @@ def tax_rule_problems(edition: str, *, tax_authority: str, tax_treatment: str, e
     if has_authorities(edition):
         if not tax_authority:
             problems.append(f"{who}, which taxes by tax authority: give tax_authority, not tax_treatment")
-    else:
-        if tax_authority:
-            problems.append(f"{who}, which has no tax authorities: give tax_treatment instead")
-        elif edition in TREATMENTS and tax_treatment not in TREATMENTS[edition]:
-            known = ", ".join(TREATMENTS[edition])
-            problems.append(f"tax_treatment {tax_treatment!r} is not one {who} knows ({known})")
+    elif not has_treatments(edition):
+        problems.append(
+            f"{who}, which has neither tax authorities nor tax treatments: its taxed deals need no tax-map row "
+            "(each line takes the organization's tax at its rate)"
+        )
+    elif tax_authority:
+        problems.append(f"{who}, which has no tax authorities: give tax_treatment instead")
+    elif tax_treatment not in treatments(edition, country):
+        known = ", ".join(treatments(edition, country))
+        problems.append(f"tax_treatment {tax_treatment!r} is not one {who} knows ({known})")
     return problems

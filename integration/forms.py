@@ -6,7 +6,7 @@ import re
 
 from django import forms
 
-from integration.models import InvoicePush
+from integration.models import InvoicePush, LegalEntity
 
 DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 PAYMENT_STATUSES = ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void"]  # the deal's Payment_Status values
@@ -124,6 +124,13 @@ class LegalEntityForm(forms.Form):
     name = forms.CharField(max_length=200)
     books_org_id = forms.CharField(label="Books organization id", max_length=40, help_text="Digits, from Books.")
     require_review = forms.BooleanField(required=False, help_text="Pushes wait for a reviewer.")
+    invoice_delivery = forms.ChoiceField(
+        label="When Books has created the invoice",
+        choices=LegalEntity.Delivery.choices,
+        initial=LegalEntity.Delivery.DRAFT,
+        required=False,  # not given: as it was (a new entity: left as a draft)
+        help_text="Emailing needs the customer's contact person to have an email address in Books.",
+    )
 
 
 class CsvUploadForm(forms.Form):

@@ -13,11 +13,23 @@ from integration.editions import LABELS
 class LegalEntity(models.Model):
     """A company we invoice from; each has its own Books organization (CONTRACT.md §5)."""
 
+    class Delivery(models.TextChoices):
+        DRAFT = "draft", "Left as a draft in Books (someone sends it from Books)"
+        SENT = "sent", "Marked as sent in Books (no email)"
+        EMAIL = "email", "Emailed to the customer by Books as it is created"
+
     code = models.CharField(max_length=40, unique=True, help_text="The Account's Legal_Entity picklist value.")
     name = models.CharField(max_length=200)
     books_org_id = models.CharField("Books organization id", max_length=40)
     require_review = models.BooleanField(default=False, help_text="Pushes wait for a reviewer.")
     active = models.BooleanField(default=True)
+    invoice_delivery = models.CharField(
+        "what happens to a created invoice",
+        max_length=10,
+        choices=Delivery.choices,
+        default=Delivery.DRAFT,
+        help_text="Emailing needs the customer's contact person to have an email address in Books.",
+    )
     # Learnt from Books (GET /organizations/{id}) on first use and on "test connection".
     books_edition = models.CharField(max_length=20, blank=True, help_text="us, canada, uk, india, gcc or other.")
     books_org_name = models.CharField(max_length=200, blank=True)
@@ -25,6 +37,12 @@ class LegalEntity(models.Model):
     books_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, from Books.")
     books_home_state = models.CharField(
         max_length=100, blank=True, help_text="The organization's state, as Books shows it."
+    )
+    books_time_zone = models.CharField(
+        max_length=64, blank=True, help_text="The organization's time_zone as Books writes it (its invoices' day)."
+    )
+    books_currency_decimals = models.PositiveSmallIntegerField(
+        default=2, help_text="The base currency's price_precision in Books."
     )
     books_checked_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -99,6 +117,7 @@ class CustomerLink(models.Model):
     crm_account_id = models.CharField(max_length=40)
     books_contact_id = models.CharField(max_length=40)
     contact_name = models.CharField(max_length=300)
+    currency_code = models.CharField(max_length=3, blank=True, help_text="The Books contact's currency.")
     created_in_books = models.BooleanField(default=False, help_text="False when an existing contact was adopted.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -157,6 +176,7 @@ class InvoicePush(models.Model):
         CUSTOMER = "customer", "Find or create the customer"
         ITEMS = "items", "Find or create the items"
         INVOICE = "invoice", "Create the invoice"
+        SEND = "send", "Mark the invoice sent"
         STAMP = "stamp", "Stamp the deal"
         DONE = "done", "Done"
 
@@ -274,6 +294,11 @@ class ZohoAccessToken(models.Model):
     retry_not_before = models.DateTimeField(
         null=True, blank=True, help_text="Zoho is throttling refreshes: no process asks again before this."
     )
+    scope_refusals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Scopes Zoho refused even with a fresh token: {scope: {call, at}}. Cleared by new credentials.",
+    )
 
     def __str__(self) -> str:
         return f"Zoho access token (refreshed {self.refresh_count} times)"
@@ -317,12 +342,14 @@ class InvoiceSync(models.Model):
     books_last_modified = models.CharField(max_length=40, blank=True)
     books_fingerprint = models.CharField(max_length=200, blank=True, help_text="What we used of the invoice last time.")
     payment_status = models.CharField(max_length=30, blank=True, help_text="Last value written to the deal.")
-    credited_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
-    refunded_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    # Amounts in the invoice's currency, to its decimals (up to 3: KWD, BHD, OMR).
+    credited_amount = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
+    refunded_amount = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
+    written_off_amount = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     total = models.DecimalField(
-        max_digits=16, decimal_places=2, null=True, blank=True, help_text="As Books last showed it."
+        max_digits=18, decimal_places=3, null=True, blank=True, help_text="As Books last showed it."
     )
-    balance = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True, help_text="Left to pay.")
+    balance = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True, help_text="Left to pay.")
     currency = models.CharField(max_length=3, blank=True)
     creditnote_ids = models.JSONField(default=list, blank=True, help_text="Credit notes raised against the invoice.")
     creditnotes = models.JSONField(default=list, blank=True, help_text="Read-only snapshot for the dashboard.")

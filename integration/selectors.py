@@ -24,7 +24,8 @@ from integration.models import (
     TaxRule,
     WebhookDelivery,
 )
-from integration.zoho.auth import current_fatal_error, token_state
+from integration.money import as_decimal, currency_decimals, line_amounts
+from integration.zoho.auth import current_fatal_error, scope_refusals, token_state
 
 
 def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") -> TaxRule | None:
@@ -103,8 +104,13 @@ def push_list(
     )
     page = list(pushes.annotate(blocked_presses=Subquery(presses[:1]))[:limit])
     for push in page:
-        planned = planned_invoice(push.plan)
-        push.amount = planned["total"] if planned else None
+        sync = getattr(push, "sync", None) if push.invoice_id else None
+        if sync is not None and sync.total is not None:
+            push.amount, push.currency = sync.total, sync.currency  # Books' figure, as last synced
+        else:
+            planned = planned_invoice(push.plan)
+            push.amount = planned["total"] if planned else None
+            push.currency = planned["currency"] if planned else ""
     return page
 
 
@@ -162,22 +168,24 @@ def push_page(*, push_id: int) -> dict:
 
 def planned_invoice(plan: dict) -> dict | None:
     """The plan as an invoice: the customer and how it was matched, each line with its item match, tax and
-    amount, and the totals in the deal's currency. None before the push is planned."""
+    amount — rounded as Books rounds (half up, per line, to the currency's decimals) — and the totals in the
+    deal's currency; once Books has created the invoice, its own totals (`from_books`). None before the push
+    is planned."""
     if not plan.get("lines"):
         return None
+    currency = plan.get("currency") or {}
+    code = currency.get("code") or plan.get("deal", {}).get("currency", "")
+    places = int(currency.get("decimals", currency_decimals(code)))
     item_ids, new = plan.get("item_ids", {}), set(plan.get("confirmed_new", []))
     lines, subtotal, tax_total = [], Decimal("0"), Decimal("0")
     for line in plan["lines"]:
-        amount = Decimal(line["quantity"]) * Decimal(line["rate"])
-        tax = amount * Decimal(line["tax_percentage"]) / 100
+        amount, tax = line_amounts(line["quantity"], line["rate"], line["tax_percentage"], places)
         subtotal, tax_total = subtotal + amount, tax_total + tax
         item = item_ids.get(line["product_id"])
         match = (
             f"Books item {item}" if item else ("a new Books item" if line["product_id"] in new else "not matched yet")
         )
-        lines.append(
-            {**line, "amount": amount.quantize(Decimal("0.01")), "tax": tax.quantize(Decimal("0.01")), "match": match}
-        )
+        lines.append({**line, "amount": amount, "tax": tax, "match": match})
     account = plan.get("account", {})
     if plan.get("customer_id"):
         customer = f"Books customer {plan['customer_id']}"
@@ -186,14 +194,23 @@ def planned_invoice(plan: dict) -> dict | None:
     else:
         customer = "not matched yet: searched by name, created only if none matches"
     tax = plan.get("tax") or {}
+    books = plan.get("invoice") or {}
+    figures = {"subtotal": subtotal, "tax_total": tax_total, "total": subtotal + tax_total}
+    if books.get("total"):
+        figures = {
+            "subtotal": as_decimal(books.get("sub_total")),
+            "tax_total": as_decimal(books.get("tax_total")),
+            "total": as_decimal(books.get("total")),
+        }
     return {
         "account": account,
         "customer": customer,
         "lines": lines,
-        "currency": plan.get("deal", {}).get("currency", ""),
-        "subtotal": subtotal.quantize(Decimal("0.01")),
-        "tax_total": tax_total.quantize(Decimal("0.01")),
-        "total": (subtotal + tax_total).quantize(Decimal("0.01")),
+        "currency": books.get("currency_code") or code,
+        **figures,
+        "from_books": bool(books.get("total")),
+        "date": books.get("date", ""),
+        "exchange_rate": "" if currency.get("base", True) else currency.get("exchange_rate", ""),
         "authority": (plan.get("tax_authority") or {}).get("name", ""),
         "treatment": tax.get("treatment", ""),
         "place_of_supply": tax.get("place_of_supply", ""),
@@ -206,8 +223,17 @@ def configuration_tables() -> dict:
 
 
 def zoho_token_problem() -> str:
-    """The fatal OAuth problem to show on every screen, or ''."""
-    return current_fatal_error()
+    """The OAuth problem to show on every screen, or '': refused credentials, or scopes Zoho refused."""
+    fatal = current_fatal_error()
+    if fatal:
+        return fatal
+    refused = scope_refusals()
+    if not refused:
+        return ""
+    return (
+        f"Zoho refused calls for want of the scope{'s' if len(refused) > 1 else ''} {', '.join(sorted(refused))}. "
+        "Generate a new refresh token with every scope listed on the Setup screen and set ZOHO_REFRESH_TOKEN."
+    )
 
 
 def books_pauses() -> list[BooksPause]:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("deliveries/<int:delivery_id>/retry/", deliveries.delivery_retry, name="delivery-retry"),
     path("cliq/<int:post_id>/retry/", deliveries.cliq_retry, name="cliq-retry"),
     path("setup/", setup.setup, name="setup"),
+    path("setup/check/", setup.setup_check, name="setup-check"),
     path("tables/", tables.tables, name="tables"),
     path("tables/tax-rules/add/", tables.tax_rule_add, name="tax-rule-add"),
     path("tables/tax-rules/<int:rule_id>/", tables.tax_rule_edit, name="tax-rule-edit"),

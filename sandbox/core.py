@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from sandbox import books, crm
+from sandbox import books, crm, pages, sales
 from sandbox.demo import load_demo
 from sandbox.state import SandboxState
 from sandbox.wire import (
@@ -61,6 +61,7 @@ class Sandbox(SandboxState):
 
     def __init__(self, *, demo: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.crm_fields = crm.default_fields()  # CRM's field metadata, as the administrator set it up
         self.routes = self._routes()
         if demo:
             load_demo(self)
@@ -263,7 +264,11 @@ class Sandbox(SandboxState):
         history.append(now)
         self.token_refreshes += 1
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
-        self.access_tokens[token] = {"refresh_token": params["refresh_token"], "expires": now + self.token_lifetime}
+        self.access_tokens[token] = {
+            "refresh_token": params["refresh_token"],
+            "expires": now + self.token_lifetime,
+            "scopes": list(rt["scopes"]),
+        }
         live = [t for t, v in self.access_tokens.items() if v["refresh_token"] == params["refresh_token"]]
         for stale in live[: max(0, len(live) - self.max_live_tokens)]:
             del self.access_tokens[stale]  # the oldest is silently invalidated
@@ -350,6 +355,9 @@ class Sandbox(SandboxState):
                 return Response(400, {"error": "unknown refresh_token"})
             self.revoke_refresh_token(data["refresh_token"])
             return Response(200, {"ok": True})
+        m = re.fullmatch(r"crm/fields/(?P<module>\w+)/(?P<field>\w+)", action)
+        if m and req.method in ("POST", "DELETE"):
+            return self.crm_field_change(m["module"], m["field"], None if req.method == "DELETE" else data)
         if action == "crm/lock" and req.method == "POST":
             with self.lock:
                 (self.crm_locked.add if data.get("locked", True) else self.crm_locked.discard)(str(data.get("id")))
@@ -365,10 +373,27 @@ class Sandbox(SandboxState):
                 return Response(200, {"outbox": list(self.outbox), "log": self.webhook_log[-200:]})
         if action == "webhooks/flush" and req.method == "POST":
             return Response(200, {"delivered": self.flush_webhooks()})
-        m = re.fullmatch(r"books/(?P<org>\d+)/invoices/(?P<inv>\d+)/(?P<what>pay|overdue|send|void)", action)
-        if m and req.method == "POST":
+        m = re.fullmatch(r"books/(?P<org>\d+)/invoices/(?P<inv>\d+)/(?P<what>\w+)", action)
+        if m and req.method == "POST" and m["what"] in pages.ACTIONS:
             return self.books_demo_action(m["org"], m["inv"], m["what"], data)
         return Response(404, {"error": f"unknown control action {req.method} /__sandbox__/{action}"})
+
+    def crm_field_change(self, module: str, api_name: str, data: dict | None) -> Response:
+        """What a CRM administrator does in Setup: delete a field (`data` None) or give it another data type."""
+        with self.lock:
+            fields = self.crm_fields.get(module)
+            if fields is None:
+                return Response(404, {"error": f"no CRM module {module}"})
+            if data is None:
+                if fields.pop(api_name, None) is None:
+                    return Response(404, {"error": f"no field {api_name} in {module}"})
+                return Response(200, {"deleted": f"{module}.{api_name}"})
+            kind = str(data.get("data_type") or "")
+            if kind not in crm.JSON_TYPES and kind not in ("text", "textarea", "picklist", "website", "email"):
+                return Response(400, {"error": "data_type is one of CRM's field types (text, currency, lookup…)"})
+            ids = iter(range(5725767000002000001, 5725767000003000000))
+            fields[api_name] = crm.field_meta(ids, module, api_name, kind)
+            return Response(200, {"field": fields[api_name]})
 
     def crm_button_press(self, deal_id: str, user: str) -> Response:
         """What the CRM's Deluge function does: sign `ts + "." + body` with HMAC-SHA256 and call out."""
@@ -431,10 +456,12 @@ class Sandbox(SandboxState):
                 "clients": self.clients,
                 "books_rate_limit_per_minute": self.books_rate_limit_per_minute,
             }
-            rts = {rt: v["client_id"] for rt, v in self.refresh_tokens.items()}
+            rts = {rt: (v["client_id"], v["scopes"]) for rt, v in self.refresh_tokens.items()}
             self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "lock"})
             self.__dict__.update(keep)
-            self.refresh_tokens = {rt: {"client_id": cid, "revoked": False} for rt, cid in rts.items()}
+            self.refresh_tokens = {
+                rt: {"client_id": cid, "revoked": False, "scopes": scopes} for rt, (cid, scopes) in rts.items()
+            }
             self.routes = self._routes()
 
     def advance_clock(self, seconds: float) -> None:
@@ -443,32 +470,34 @@ class Sandbox(SandboxState):
             self.books_mark_overdue()
 
     def books_mark_overdue(self) -> None:
-        books.mark_overdue(self)
+        sales.mark_overdue(self)
 
     def books_demo_action(self, org_id: str, invoice_id: str, what: str, data: dict) -> Response:
         with self.lock:
-            return books.demo_action(self, org_id, invoice_id, what, data)
+            return pages.demo_action(self, org_id, invoice_id, what, data)
 
     def _routes(self) -> list[Route]:
         return [
             Route("POST", r"/oauth/v2/token", lambda req: self.oauth_token(req)),
             Route("POST", r"/api/v2/channelsbyname/(?P<channel>[^/]+)/message", self.cliq_message),
             *[Route(m, r"/__sandbox__(?P<action>/.*)?", self.control) for m in ("GET", "POST", "PATCH", "DELETE")],
-            Route("GET", r"/", lambda req: books.home_page(self)),
+            Route("GET", r"/", lambda req: pages.home_page(self)),
             Route(
                 "GET",
                 r"/books/portal/(?P<org_id>\d+)/invoices/(?P<invoice_id>\d+)",
-                lambda req, **kw: books.portal_page(self, **kw),
+                lambda req, **kw: pages.portal_page(self, **kw),
             ),
             *crm.routes(self),
             *books.routes(self),
+            *sales.routes(self),
         ]
 
     # --- Books plumbing: auth, organization, rate limits -----------------------------------------
     def _books_call(self, req: Request, route: Route, params: dict) -> Response:
         org_id = req.query.get("organization_id", "") or params.get("org_path_id", "")
         valid = self.token_valid(req)
-        if not valid:
+        if not valid or (route.scope and not self.token_allows(req, route.scope)):
+            # Books answers a missing scope exactly like an expired token (ZOHO_API.md).
             return self._record(
                 req, "books", Response(401, {"code": 57, "message": "You are not authorized to perform this operation"})
             )

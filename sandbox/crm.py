@@ -11,20 +11,30 @@ from sandbox.wire import Request, Response, Route
 VERSION = r"/crm/v(?:2|2\.1|[3-8])"
 MAX_IDS = 100
 
-# Field types the sandbox checks on write; fields not listed here are ignored, as CRM ignores
-# api names it does not know.
-FIELDS: dict[str, dict[str, str]] = {
+# CRM's field metadata (GET /settings/fields?module=…): what an administrator who followed the setup guide has.
+# Writes are checked against each field's data type; fields not listed are ignored, as CRM ignores api names it
+# does not know. Deals' `Products` line subform is custom (Deals have none out of the box): its columns live in
+# the subform's own module, named by the field's `associated_module`.
+SUBFORM_MODULE = "Deal_Products"
+LOOKUPS = {"Account_Name": "Accounts", "Contact_Name": "Contacts", "Product": "Products"}
+PAYMENT_STATUSES = ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void", "Written Off"]
+FIELD_TYPES: dict[str, dict[str, str]] = {
     "Deals": {
         "Deal_Name": "text",
         "Stage": "picklist",
-        "Amount": "double",
+        "Amount": "currency",
         "Currency": "picklist",
+        "Account_Name": "lookup",
+        "Contact_Name": "lookup",
+        "Owner": "ownerlookup",
+        "Products": "subform",
         "Invoice_Id": "text",
         "Invoice_Number": "text",
-        "Invoice_URL": "url",
+        "Invoice_URL": "website",
         "Payment_Status": "picklist",
-        "Credited_Amount": "double",
-        "Refunded_Amount": "double",
+        "Credited_Amount": "currency",
+        "Refunded_Amount": "currency",
+        "Written_Off_Amount": "currency",
         "Description": "textarea",
     },
     "Accounts": {
@@ -34,28 +44,82 @@ FIELDS: dict[str, dict[str, str]] = {
         "Legal_Entity": "picklist",
         "Books_Customer_Id": "text",
     },
-    "Contacts": {"First_Name": "text", "Last_Name": "text", "Email": "email"},
+    "Contacts": {"First_Name": "text", "Last_Name": "text", "Email": "email", "Account_Name": "lookup"},
     "Products": {
         "Product_Name": "text",
         "Product_Code": "text",
-        "Unit_Price": "double",
+        "Unit_Price": "currency",
         "Description": "textarea",
         "Books_Item_Id": "text",
     },
+    SUBFORM_MODULE: {"Product": "lookup", "Quantity": "double", "Unit_Price": "currency", "Tax": "percent"},
 }
+JSON_TYPES = {
+    "currency": "double",
+    "double": "double",
+    "integer": "integer",
+    "percent": "double",
+    "lookup": "jsonobject",
+    "ownerlookup": "jsonobject",
+    "subform": "jsonarray",
+}
+
+
+def field_meta(sb_ids, module: str, api_name: str, data_type: str) -> dict:
+    """One field as GET /settings/fields describes it (the parts a client can rely on)."""
+    meta = {
+        "api_name": api_name,
+        "field_label": api_name.replace("_", " "),
+        "display_label": api_name.replace("_", " "),
+        "data_type": data_type,
+        "json_type": JSON_TYPES.get(data_type, "string"),
+        "id": next(sb_ids),
+        "custom_field": api_name in ("Legal_Entity", "Books_Customer_Id", "Books_Item_Id", "Products")
+        or api_name.startswith(("Invoice_", "Payment_", "Credited_", "Refunded_", "Written_"))
+        or module == SUBFORM_MODULE,
+        "lookup": {},
+        "associated_module": None,
+        "pick_list_values": [],
+    }
+    if data_type == "lookup":
+        target = LOOKUPS.get(api_name, "Accounts")
+        meta["lookup"] = {
+            "display_label": target,
+            "api_name": api_name,
+            "module": {"api_name": target, "id": next(sb_ids)},
+        }
+    if data_type == "subform":
+        meta["associated_module"] = {"module": SUBFORM_MODULE, "id": next(sb_ids)}
+    if api_name == "Payment_Status":
+        meta["pick_list_values"] = [{"display_value": v, "actual_value": v} for v in ["-None-", *PAYMENT_STATUSES]]
+    return meta
+
+
+def default_fields() -> dict[str, dict[str, dict]]:
+    ids = iter(range(5725767000001000001, 5725767000002000000))
+    return {
+        module: {name: field_meta(ids, module, name, kind) for name, kind in fields.items()}
+        for module, fields in FIELD_TYPES.items()
+    }
 
 
 def crm_error(status: int, code: str, message: str, details: dict | None = None) -> Response:
     return Response(status, {"code": code, "details": details or {}, "message": message, "status": "error"})
 
 
-def _auth(sb: SandboxState, req: Request) -> Response | None:
+def _auth(sb: SandboxState, req: Request, scope: str) -> Response | None:
     valid = sb.token_valid(req)
     if valid is None:
         return crm_error(401, "AUTHENTICATION_FAILURE", "Authentication failed")
     if not valid:
         return crm_error(401, "INVALID_TOKEN", "invalid oauth token")
+    if not sb.token_allows(req, scope):
+        return crm_error(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
     return None
+
+
+def module_scope(module: str, operation: str) -> str:
+    return f"ZohoCRM.modules.{module.lower()}.{operation}"
 
 
 def _module(sb: SandboxState, module: str) -> dict | None:
@@ -67,7 +131,7 @@ def _invalid_module() -> Response:
 
 
 def record_get(sb: SandboxState, req: Request, module: str, record_id: str) -> Response:
-    if denied := _auth(sb, req):
+    if denied := _auth(sb, req, module_scope(module, "READ")):
         return denied
     records = _module(sb, module)
     if records is None:
@@ -77,7 +141,7 @@ def record_get(sb: SandboxState, req: Request, module: str, record_id: str) -> R
 
 
 def records_get(sb: SandboxState, req: Request, module: str) -> Response:
-    if denied := _auth(sb, req):
+    if denied := _auth(sb, req, module_scope(module, "READ")):
         return denied
     records = _module(sb, module)
     if records is None:
@@ -94,18 +158,32 @@ def records_get(sb: SandboxState, req: Request, module: str) -> Response:
 
 
 def _check_value(kind: str, value: Any) -> str | None:
-    """Expected data type name when `value` does not fit a field of `kind`, else None."""
+    """Expected data type name when `value` does not fit a field of data type `kind`, else None."""
     if value is None:
         return None
-    if kind == "double":
+    if JSON_TYPES.get(kind) in ("double", "integer"):
         return None if isinstance(value, int | float | Decimal) and not isinstance(value, bool) else "double"
+    if JSON_TYPES.get(kind, "string") != "string":
+        return JSON_TYPES[kind]  # lookups and subforms are not written by the bridge
     if not isinstance(value, str):
         return "string"
     if len(value) > 255:
         return "string (at most 255 characters)"
-    if kind == "url" and value and not value.startswith(("http://", "https://")):
+    if kind == "website" and value and not value.startswith(("http://", "https://")):
         return "url"
     return None
+
+
+def fields_get(sb: SandboxState, req: Request) -> Response:
+    """GET /settings/fields?module={module}: the module's field metadata (scope ZohoCRM.settings.fields.READ)."""
+    if denied := _auth(sb, req, "ZohoCRM.settings.fields.READ"):
+        return denied
+    module = req.query.get("module", "")
+    if not module:
+        return crm_error(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", {"param": "module"})
+    if module not in sb.crm_fields:
+        return _invalid_module()
+    return Response(200, {"fields": list(sb.crm_fields[module].values())})
 
 
 def _update_one(sb: SandboxState, module: str, row: Any, index: int) -> dict:
@@ -134,7 +212,7 @@ def _update_one(sb: SandboxState, module: str, row: Any, index: int) -> dict:
         }
     changes = {}
     for name, value in row.items():
-        kind = FIELDS[module].get(name)
+        kind = sb.crm_fields.get(module, {}).get(name, {}).get("data_type")
         if kind is None:
             continue
         expected = _check_value(kind, value)
@@ -162,7 +240,7 @@ def _update_one(sb: SandboxState, module: str, row: Any, index: int) -> dict:
 
 
 def records_update(sb: SandboxState, req: Request, module: str, record_id: str | None = None) -> Response:
-    if denied := _auth(sb, req):
+    if denied := _auth(sb, req, module_scope(module, "UPDATE")):
         return denied
     if _module(sb, module) is None:
         return _invalid_module()
@@ -186,6 +264,7 @@ def records_update(sb: SandboxState, req: Request, module: str, record_id: str |
 
 def routes(sb: SandboxState) -> list[Route]:
     return [
+        Route("GET", VERSION + r"/settings/fields", lambda req: fields_get(sb, req)),
         Route(
             "GET", VERSION + r"/(?P<module>[A-Za-z_]+)/(?P<record_id>\d+)", lambda req, **kw: record_get(sb, req, **kw)
         ),

@@ -14,7 +14,7 @@ should flag): `AUDIT_ITEM_GROUPS` and `AUDIT_CUSTOMER_GROUPS` name them, one gro
 
 from __future__ import annotations
 
-from sandbox.books import Org, new_authority, new_item, new_tax, new_tax_group
+from sandbox.books import new_authority, new_contact, new_item, new_org, new_tax, new_tax_group
 from sandbox.state import SandboxState
 
 US_ORG, UK_ORG, IN_ORG, CA_ORG = "60001001", "60002002", "60003003", "60004004"
@@ -42,10 +42,27 @@ def load_demo(sb: SandboxState) -> None:
 
 
 def _books(sb: SandboxState) -> None:
-    us = sb.orgs[US_ORG] = Org(US_ORG, "Acme Widgets LLC", "USD", edition="us", country="U.S.A", state="California")
+    # Time zones as Books writes them: its document's example is an abbreviation (PST); others are IANA names.
+    us = new_org(
+        sb,
+        US_ORG,
+        "Acme Widgets LLC",
+        "USD",
+        others={"EUR": "1.08", "GBP": "1.27", "CAD": "0.73"},
+        edition="us",
+        country="U.S.A",
+        state="California",
+        time_zone="PST",
+    )
     boe = new_authority(sb, us, "BOE_CA", "California Department of Tax and Fee Administration")
     nys = new_authority(sb, us, "NYS_DTF", "New York State Department of Taxation and Finance")
     wa = new_authority(sb, us, "WA_DOR", "Washington State Department of Revenue")
+    # A retired tax at the right rate under the right authority, still listed (inactive) and refused on invoices.
+    new_tax(sb, us, "CA Sales Tax (before 2017)", "7.25", boe, status="inactive")
+    # County and district taxes: the list runs past one page of 200, so the state taxes below are on page two.
+    districts = new_authority(sb, us, "CA_DISTRICTS", "California district taxes")
+    for n in range(1, 216):
+        new_tax(sb, us, f"District tax {n:03d}", f"{(n % 25 + 1) / 10:.2f}", districts)
     new_tax(sb, us, "CA Sales Tax", "7.25", boe)
     new_tax(sb, us, "NY Sales Tax", "8.875", nys)
     new_tax(sb, us, "WA Sales Tax", "6.5", wa)
@@ -55,22 +72,33 @@ def _books(sb: SandboxState) -> None:
     new_tax(sb, us, "TX Sales Tax", "6.25", None)
 
     # UK edition: no authorities; VAT rates carry the country code; invoices carry a vat_treatment.
-    uk = sb.orgs[UK_ORG] = Org(
-        UK_ORG, "Acme Widgets Ltd", "GBP", edition="uk", country="United Kingdom", state="England"
+    uk = new_org(
+        sb,
+        UK_ORG,
+        "Acme Widgets Ltd",
+        "GBP",
+        others={"EUR": "0.85", "USD": "0.79"},
+        edition="uk",
+        country="United Kingdom",
+        state="England",
+        time_zone="Europe/London",
     )
     new_tax(sb, uk, "Standard Rate", "20", None)
     new_tax(sb, uk, "Reduced Rate", "5", None)
     new_tax(sb, uk, "Zero Rate", "0", None)
 
     # India (GST): home state Karnataka. Intra-state supply takes a CGST+SGST group, inter-state IGST.
-    india = sb.orgs[IN_ORG] = Org(
+    india = new_org(
+        sb,
         IN_ORG,
         "Acme Widgets India Pvt Ltd",
         "INR",
+        others={"USD": "83.20"},
         edition="india",
         country="India",
         state="Karnataka",
         state_code="KA",
+        time_zone="Asia/Calcutta",
     )
     cgst9 = new_tax(sb, india, "CGST9", "9", None, specific="cgst")
     sgst9 = new_tax(sb, india, "SGST9", "9", None, specific="sgst")
@@ -81,8 +109,16 @@ def _books(sb: SandboxState) -> None:
     new_tax_group(sb, india, "GST12", [cgst6, sgst6])  # no IGST12: an inter-state 12 % line cannot be taxed
 
     # Canada: taxes belong to tax agencies; no invoice-level authority.
-    canada = sb.orgs[CA_ORG] = Org(
-        CA_ORG, "Acme Widgets Canada Inc", "CAD", edition="canada", country="Canada", state="Ontario"
+    canada = new_org(
+        sb,
+        CA_ORG,
+        "Acme Widgets Canada Inc",
+        "CAD",
+        others={"USD": "1.36"},
+        edition="canada",
+        country="Canada",
+        state="Ontario",
+        time_zone="America/Toronto",
     )
     cra = new_authority(sb, canada, "CRA", "Canada Revenue Agency")
     new_tax(sb, canada, "HST ON", "13", cra)
@@ -122,27 +158,26 @@ def _books(sb: SandboxState) -> None:
         contact_id="460000000000501",
         billing_address={"state": "CA", "country": "U.S.A"},
     )
+    # One made from a CRM Contact: the person's name, the Account in company_name. Books' search_text never
+    # looks at the company name, so only a company-name query finds it for the Account "Hooli Inc".
+    _contact(sb, US_ORG, "Gavin Belson", "Hooli Inc", "gavin.belson@hooli.example")
+    # A supplier that is also called Globex: vendors are contacts too, and never adopted as customers.
+    _contact(sb, US_ORG, "Hank Scorpio", "Globex Corporation", "hank@globex.example", kind="vendor")
 
 
 def _contact(
-    sb: SandboxState, org: str, name: str, company: str, email: str, *, contact_id: str = "", **fields
+    sb: SandboxState,
+    org: str,
+    name: str,
+    company: str,
+    email: str,
+    *,
+    contact_id: str = "",
+    kind: str = "customer",
+    **fields,
 ) -> None:
-    """A customer already in Books (as the connector or a person made it, not through our API)."""
-    contact_id = contact_id or sb.new_id()
-    sb.orgs[org].contacts[contact_id] = {
-        "contact_id": contact_id,
-        "contact_name": name,
-        "company_name": company,
-        "contact_type": "customer",
-        "status": "active",
-        "email": email,
-        "currency_code": sb.orgs[org].currency_code,
-        "billing_address": {},
-        "custom_fields": [],
-        "created_time": sb.stamp(),
-        "last_modified_time": sb.stamp(),
-        **fields,
-    }
+    """A contact already in Books (as the connector or a person made it, not through our API)."""
+    new_contact(sb, sb.orgs[org], name=name, company=company, kind=kind, email=email, contact_id=contact_id, **fields)
 
 
 # Duplicates already in Books (no CRM product or Account uses them, so pushes are unaffected). Books refuses two
@@ -234,6 +269,7 @@ def _crm(sb: SandboxState) -> None:
         (9, "Soylent Corp", "CA", "US", None),  # no legal entity at all
         (10, "Himalaya Outfitters", "UT", "India", "IN-PVT"),  # Uttarakhand: ISO UT, Books UK
         (11, "Maple Leaf Kiosks", "Ontario", "Canada", "CA-INC"),
+        (12, "Cyberdyne Systems GmbH", "Berlin", "Germany", "US-LLC"),  # invoiced in EUR from the US company
     ]
     for n, name, state, country, entity in accounts:
         sb.crm["Accounts"][account_id(n)] = {
@@ -286,6 +322,7 @@ def _crm(sb: SandboxState) -> None:
         (13, "Soylent tasting kit", "Closed Won", 9, [(4, 2, 99, 7.25)]),
         (14, "Himalaya store fit-out", "Closed Won", 10, [(1, 2, 99000, 18)]),
         (15, "Maple Leaf kiosks", "Closed Won", 11, [(1, 3, 1500, 13)]),
+        (16, "Cyberdyne EU rollout", "Closed Won", 12, [(1, 2, 1100, None), (9, 1, 450, None)]),
     ]
     currency = {
         1: "USD",
@@ -299,6 +336,7 @@ def _crm(sb: SandboxState) -> None:
         9: "USD",
         10: "INR",
         11: "CAD",
+        12: "EUR",
     }
     for n, name, stage, account, lines in deals:
         rows = [line(n, *ln) for ln in lines]
@@ -326,4 +364,5 @@ def _crm(sb: SandboxState) -> None:
             "Payment_Status": None,
             "Credited_Amount": None,
             "Refunded_Amount": None,
+            "Written_Off_Amount": None,
         }

@@ -8,11 +8,28 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-EDITIONS = ("us", "canada", "uk", "india")
+EDITIONS = ("us", "canada", "uk", "india", "gcc", "mx", "ke", "za", "other")
 WITH_AUTHORITIES = ("us", "canada")
 
 VAT_TREATMENTS = ("uk", "overseas", "eu_vat_registered")
 GST_TREATMENTS = ("business_gst", "business_none", "overseas", "consumer")
+# invoices.yml `tax_treatment`: the GCC words (dz_… only in the UAE), Mexico's, Kenya's and South Africa's.
+GCC_TREATMENTS = ("vat_registered", "vat_not_registered", "gcc_vat_registered", "gcc_vat_not_registered", "non_gcc")
+TAX_TREATMENTS = {
+    "gcc": GCC_TREATMENTS,
+    "mx": ("home_country_mexico", "border_region_mexico", "non_mexico"),
+    "ke": ("vat_registered", "vat_not_registered", "non_kenya"),
+    "za": ("vat_registered", "vat_not_registered", "overseas"),
+}
+UAE_ONLY = ("dz_vat_registered", "dz_vat_not_registered")
+# Place of supply in the GCC: a GCC country, or in the UAE an emirate (invoices.yml, place_of_supply).
+GCC_PLACES = ("AE", "SA", "BH", "KW", "OM", "QA", "AB", "AJ", "DU", "FU", "RA", "SH", "UM")
+
+
+def tax_treatments(org: Any) -> tuple[str, ...]:
+    words = TAX_TREATMENTS.get(org.edition, ())
+    return words + UAE_ONLY if org.edition == "gcc" and org.country == "United Arab Emirates" else words
+
 
 # Books' own two-letter codes for Indian states and union territories (place_of_supply, place_of_contact).
 # Some differ from ISO 3166-2:IN — Andhra Pradesh AD, Telangana TS, Uttarakhand UK, Odisha OR, Chhattisgarh CG.
@@ -70,7 +87,8 @@ def invoice_tax_fields(org: Any, data: dict, customer: dict, taxed: bool) -> tup
     for foreign, editions in (
         ("vat_treatment", ("uk",)),
         ("gst_treatment", ("india",)),
-        ("place_of_supply", ("india",)),
+        ("place_of_supply", ("india", "gcc")),
+        ("tax_treatment", tuple(TAX_TREATMENTS)),
     ):
         if data.get(foreign) and org.edition not in editions:
             return {}, invalid(foreign)
@@ -93,6 +111,22 @@ def invoice_tax_fields(org: Any, data: dict, customer: dict, taxed: bool) -> tup
         if taxed and not place and treatment != "overseas":
             return {}, "Select the place of supply of this transaction (place_of_supply)."
         fields["gst_treatment"], fields["place_of_supply"] = treatment, place
+    if org.edition in TAX_TREATMENTS:
+        treatment = str(data.get("tax_treatment") or customer.get("tax_treatment") or "")
+        if treatment and treatment not in tax_treatments(org):
+            return {}, invalid("tax_treatment")
+        if taxed and not treatment:
+            return {}, "Select the tax treatment of this transaction (tax_treatment)."
+        fields["tax_treatment"] = treatment
+        if org.edition == "gcc":
+            # contacts.yml: a GCC contact's `country_code` (a GCC country or UAE emirate) is its place of supply.
+            place = str(data.get("place_of_supply") or customer.get("country_code") or "")
+            if place and place not in GCC_PLACES:
+                return {}, invalid("place_of_supply")
+            if taxed and not place and treatment != "non_gcc":
+                # Documented: when omitted, the contact's place is used; with none, the harsher answer: refused.
+                return {}, "Select the place of supply of this transaction (place_of_supply)."
+            fields["place_of_supply"] = place
     return fields, ""
 
 
@@ -120,8 +154,12 @@ def line_tax_error(org: Any, tax: dict, n: int, invoice: dict) -> str:
 
 def contact_tax_fields(org: Any, data: dict) -> tuple[dict, str]:
     """The contact-level tax fields of the organization's edition, or an error."""
-    own = {"uk": ("vat_treatment",), "india": ("gst_treatment", "place_of_contact")}.get(org.edition, ())
-    for foreign in ("vat_treatment", "gst_treatment", "place_of_contact"):
+    own = {
+        "uk": ("vat_treatment", "country_code"),
+        "india": ("gst_treatment", "place_of_contact"),
+        "gcc": ("tax_treatment", "country_code"),
+    }.get(org.edition, ("tax_treatment",) if org.edition in TAX_TREATMENTS else ())
+    for foreign in ("vat_treatment", "gst_treatment", "place_of_contact", "tax_treatment", "country_code"):
         if data.get(foreign) and foreign not in own:
             return {}, invalid(foreign)
     if org.edition == "uk":
@@ -136,4 +174,15 @@ def contact_tax_fields(org: Any, data: dict) -> tuple[dict, str]:
         if place and place not in INDIA_STATES:
             return {}, invalid("place_of_contact")
         return {"gst_treatment": treatment, "gst_no": str(data.get("gst_no") or ""), "place_of_contact": place}, ""
+    if org.edition in TAX_TREATMENTS:
+        treatment = str(data.get("tax_treatment") or "")
+        if treatment and treatment not in tax_treatments(org):
+            return {}, invalid("tax_treatment")
+        fields = {"tax_treatment": treatment, "tax_reg_no": str(data.get("tax_reg_no") or "")}
+        if org.edition == "gcc":
+            place = str(data.get("country_code") or "")
+            if place and place not in GCC_PLACES:
+                return {}, invalid("country_code")
+            fields["country_code"] = place
+        return fields, ""
     return {}, ""

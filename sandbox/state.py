@@ -14,6 +14,22 @@ from typing import Any
 
 from sandbox.wire import BOOKS_TIME_FORMAT, Clock, Fault, Request, _json_default
 
+FULL_ACCESS = ("ZohoBooks.fullaccess.all", "ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL")
+
+
+def scope_allows(granted: list[str], needed: str) -> bool:
+    """Zoho's scope rules as its documents state them: `Service.scope.OPERATION`, where `ALL` covers every
+    operation of a scope (`ZohoBooks.invoices.ALL`, `ZohoCRM.modules.deals.ALL`), `ZohoCRM.modules.ALL` every
+    module, `ZohoCRM.settings.ALL` every setting, and `ZohoBooks.fullaccess.all` all of Books. Case-insensitive."""
+    want = needed.lower().split(".")
+    for scope in (g.lower() for g in granted):
+        have = scope.split(".")
+        if scope == needed.lower() or (scope == "zohobooks.fullaccess.all" and want[0] == "zohobooks"):
+            return True
+        if have[-1] == "all" and want[: len(have) - 1] == have[:-1]:
+            return True
+    return False
+
 
 class SandboxState:
     """All of Zoho's state that Invoice Bridge talks to, in one process. Thread-safe under `lock`."""
@@ -24,6 +40,7 @@ class SandboxState:
         base_url: str = "http://zoho-sandbox.test",
         clients: dict[str, str] | None = None,
         refresh_tokens: dict[str, str] | None = None,
+        scopes: list[str] | tuple[str, ...] | None = None,
         cliq_zapikey: str = "sandbox-zapikey",
     ):
         self.base_url = base_url.rstrip("/")
@@ -34,8 +51,11 @@ class SandboxState:
         self.calls: list[dict] = []
         # OAuth
         self.clients = dict(clients or {"sandbox-client-id": "sandbox-client-secret"})
+        # The scopes the refresh token was generated with (a grant is made once, in Zoho's API console); every
+        # access token it yields carries them. Default: full access to everything the sandbox serves.
+        self.granted_scopes = list(scopes or FULL_ACCESS)
         self.refresh_tokens = {
-            rt: {"client_id": cid, "revoked": False}
+            rt: {"client_id": cid, "revoked": False, "scopes": list(self.granted_scopes)}
             for rt, cid in (refresh_tokens or {"sandbox-refresh-token": "sandbox-client-id"}).items()
         }
         self.access_tokens: dict[str, dict] = {}
@@ -93,6 +113,11 @@ class SandboxState:
             return None
         token = self.access_tokens.get(header.removeprefix("Zoho-oauthtoken ").strip())
         return bool(token) and token["expires"] > self.clock.time()
+
+    def token_allows(self, req: Request, scope: str) -> bool:
+        """Whether the (valid) access token of `req` was granted `scope`."""
+        token = self.access_tokens.get(req.headers.get("authorization", "").removeprefix("Zoho-oauthtoken ").strip())
+        return bool(token) and scope_allows(token["scopes"], scope)
 
     # --- webhooks ----------------------------------------------------------------------------
     def emit_webhook(self, org_id: str, kind: str, entity: dict) -> None:

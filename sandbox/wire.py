@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
@@ -117,10 +118,13 @@ class Fault:
 
 
 class Route:
-    def __init__(self, method: str, pattern: str, handler: Callable[..., Response]):
+    """`scope`: the OAuth scope the Zoho document of the endpoint requires ('' for the control API)."""
+
+    def __init__(self, method: str, pattern: str, handler: Callable[..., Response], scope: str = ""):
         self.method = method
         self.regex = re.compile("^" + pattern + "$")
         self.handler = handler
+        self.scope = scope
 
 
 def _error_response(product: str, status: int) -> Response:
@@ -157,8 +161,31 @@ def _error_response(product: str, status: int) -> Response:
     return Response(status, {"message": STATUS_TEXT.get(status, "error")})
 
 
-def money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # as Books rounds
+def money(value: Any, precision: int = 2) -> Decimal:
+    """An amount rounded as Books rounds: half up, to the currency's decimals (`price_precision`)."""
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP)
+
+
+# What Books' organizations say in `time_zone`: its document's example is an abbreviation ("PST"); organizations
+# also carry IANA names. The sandbox serves both kinds, and dates an organization's day by them.
+ZONE_ABBREVIATIONS = {
+    "PST": "America/Los_Angeles",
+    "MST": "America/Denver",
+    "CST": "America/Chicago",
+    "EST": "America/New_York",
+    "IST": "Asia/Kolkata",
+    "GMT": "Europe/London",
+    "CET": "Europe/Berlin",
+    "GST": "Asia/Dubai",
+    "AEST": "Australia/Sydney",
+}
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(ZONE_ABBREVIATIONS.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def day(value: datetime) -> str:

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from config.celery import app as celery_app
 from integration import ratelimit
+from integration.setup_guide import OAUTH_SCOPES
 from integration.zoho import http
 from integration.zoho.auth import forget_cached_tokens
 from sandbox import Sandbox, SandboxTransport, serve
@@ -19,7 +20,7 @@ def sandbox(settings):
     """A fresh Zoho sandbox with the demo dataset, mounted in-process for every Zoho client."""
     ratelimit.reset()
     cache.clear()
-    sb = Sandbox(demo=True)
+    sb = Sandbox(demo=True, scopes=OAUTH_SCOPES)  # exactly what the setup guide asks the administrator to grant
     sb.webhook_mode = "manual"
     previous = http.set_transport(SandboxTransport(sb))
     settings.ZOHO_ACCOUNTS_URL = settings.ZOHO_API_DOMAIN = sb.base_url
@@ -41,7 +42,7 @@ def http_sandbox(settings):
     ratelimit.reset()
     cache.clear()
     port = free_port()
-    sb = Sandbox(base_url=f"http://127.0.0.1:{port}", demo=True)
+    sb = Sandbox(base_url=f"http://127.0.0.1:{port}", demo=True, scopes=OAUTH_SCOPES)
     sb.webhook_mode = "manual"
     server = serve(sb, port=port, background=True)
     settings.ZOHO_ACCOUNTS_URL = settings.ZOHO_API_DOMAIN = sb.base_url

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from integration.models import CliqPost, InvoicePush
+from integration.money import format_money
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
 from integration.services.retry import retry_later
@@ -24,18 +25,19 @@ logger = logging.getLogger(__name__)
 def payment_posts(push: InvoicePush, invoice: dict, payments: list[dict]) -> None:
     """One post per payment, once: the unique row is the 'once', its task the delivery."""
     total, credits = Decimal(str(invoice.get("total") or 0)), Decimal(str(invoice.get("credits_applied") or 0))
+    written_off = Decimal(str(invoice.get("write_off_amount") or 0))
     paid_so_far = Decimal("0")
     currency = invoice.get("currency_code", "")
     for payment in sorted(payments, key=lambda p: (p.get("date", ""), str(p["payment_id"]))):
         amount = Decimal(str(payment["amount"]))
         paid_so_far += amount
-        left = max(Decimal("0.00"), total - credits - paid_so_far)
+        left = max(Decimal("0"), total - credits - written_off - paid_so_far)
         in_full = left == 0 and invoice.get("status") == "paid"
         title = "Paid in full" if in_full else "Payment received"
         text = (
             f"*{title}* — {push.deal_name}\n"
             f"Customer: {invoice.get('customer_name', '')}\n"
-            f"Amount: {amount:,.2f} {currency} · Left to pay: {left:,.2f} {currency}"
+            f"Amount: {format_money(amount, currency)} · Left to pay: {format_money(left, currency)}"
             f"{' — the invoice is paid' if in_full else ''}\n"
             f"Invoice {invoice.get('invoice_number', '')}: {invoice.get('invoice_url', '')}\n"
             f"Dashboard: {settings.PUBLIC_BASE_URL}/pushes/{push.pk}/"

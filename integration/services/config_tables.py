@@ -91,7 +91,13 @@ def legal_entity_clean(row: dict[str, str]) -> tuple[dict, list[str]]:
         problems.append(f"books_org_id {org_id!r} is not a Books organization id (digits only)")
     if require_review is None:
         problems.append(f"require_review must be true or false, not {raw_review!r}")
-    return {"code": code, "name": name, "books_org_id": org_id, "require_review": require_review}, problems
+    values = {"code": code, "name": name, "books_org_id": org_id, "require_review": require_review}
+    if row.get("invoice_delivery"):  # the screen's setting; a CSV file (CONTRACT.md §6) leaves it as it is
+        delivery = str(row["invoice_delivery"])
+        if delivery not in LegalEntity.Delivery.values:
+            problems.append(f"invoice_delivery must be one of {', '.join(LegalEntity.Delivery.values)}")
+        values["invoice_delivery"] = delivery
+    return values, problems
 
 
 def org_taken(org_id: str, code: str) -> str:
@@ -113,7 +119,8 @@ def _apply_entity(entity: LegalEntity | None, values: dict, source: str) -> tupl
     if "books_org_id" in changed:
         # Another organization: what was read from Books about the old one no longer holds.
         entity.books_edition = entity.books_org_name = entity.books_currency = ""
-        entity.books_country = entity.books_home_state = ""
+        entity.books_country = entity.books_home_state = entity.books_time_zone = ""
+        entity.books_currency_decimals = 2
         entity.books_checked_at = None
     for k, v in changed.items():
         setattr(entity, k, v)
@@ -203,6 +210,7 @@ def tax_rule_clean(row: dict[str, str], entities: dict[str, LegalEntity]) -> tup
         tax_authority=authority,
         tax_treatment=treatment,
         entity_label=f"legal entity {entity_code}",
+        country=entity.books_country if entity else "",
     )
     values = {
         "legal_entity": entity,

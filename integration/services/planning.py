@@ -8,11 +8,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils import timezone
-
 from integration.editions import INDIA_STATES, india_state_code
 from integration.models import LegalEntity
 from integration.normalize import normalize_country, normalize_sku, normalize_state
+from integration.services.currencies import currency_plan
+from integration.services.customers import currency_mismatch, customer_to_use
+from integration.services.entities import legal_entity_edition
 from integration.services.taxes import tax_plan
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
@@ -45,7 +46,9 @@ def _percent(value: Decimal) -> str:
 def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient | None = None) -> dict:
     """The invoice to create for a deal, or `PushBlocked` with every reason it cannot be created.
 
-    Reads CRM (deal, account, products) and, for taxed deals, the organization's Books taxes (cached).
+    Reads CRM (deal, account, products) and, for taxed deals, the organization's Books taxes (cached); for a
+    deal in another currency than the organization's, its currencies (cached); and, unless the Account is linked
+    already, the customer it would use — the deal must be in that customer's currency. Nothing is written.
     Zoho errors propagate: the caller decides to plan again later.
     """
     crm = crm or CrmClient()
@@ -129,6 +132,25 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
             }
         )
 
+    books = books or BooksClient()
+    currency = None
+    if entity and account:
+        legal_entity_edition(entity=entity, books=books)
+        currency = currency_plan(books, entity=entity, code=str(deal.get("Currency") or ""), reasons=reasons)
+        if currency:
+            customer = customer_to_use(
+                books,
+                org=entity.books_org_id,
+                account={
+                    "id": str(account["id"]),
+                    "name": account_name,
+                    "books_customer_id": str(account.get("Books_Customer_Id") or ""),
+                },
+            )
+            problem = currency_mismatch(contact=customer or {}, currency=currency["code"], account_name=account_name)
+            if problem:
+                reasons.append(problem)
+
     tax = None
     taxed = [line for line in lines if Decimal(line["tax_percentage"]) > 0]
     raw_state = str((account or {}).get("Billing_State") or "").strip()
@@ -151,7 +173,7 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
                 )
         else:
             tax = tax_plan(
-                books or BooksClient(),
+                books,
                 entity=entity,
                 country=country,
                 state=state,
@@ -162,15 +184,16 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
 
     if reasons:
         raise PushBlocked(reasons, deal_name=deal_name, entity=entity)
-    assert entity is not None and account is not None
+    assert entity is not None and account is not None and currency is not None
     owner = deal.get("Owner") or {}
     return {
         "deal": {
             "id": deal_id,
             "name": deal_name,
-            "currency": deal.get("Currency") or "",
+            "currency": currency["code"],
             "owner": owner.get("email") or "",
         },
+        "currency": currency,
         "account": {
             "id": str(account["id"]),
             "name": account_name,
@@ -184,7 +207,6 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
         "organization_id": entity.books_org_id,
         "tax_authority": (tax or {}).get("authority"),
         "tax": tax or {},
-        "date": timezone.localdate().isoformat(),
         "lines": lines,
     }
 
@@ -205,6 +227,8 @@ def plan_changes(old: dict, new: dict) -> list[str]:
     changes = []
     if old.get("entity") != new.get("entity"):
         changes.append(f"Legal entity: {old.get('entity') or '—'} → {new.get('entity')}")
+    if old.get("deal", {}).get("currency") != new.get("deal", {}).get("currency"):
+        changes.append(f"Currency: {old.get('deal', {}).get('currency') or '—'} → {new['deal']['currency']}")
     before, after = old.get("account", {}), new.get("account", {})
     for field, label in (("name", "Account name"), ("country", "Country"), ("state", "State")):
         if before.get(field) != after.get(field):

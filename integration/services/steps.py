@@ -18,7 +18,6 @@ from audits.matching import (
     PushNeedsDecision,
     customer_choice,
     customer_search_term,
-    customers_matching,
     describe_customers,
     describe_items,
     item_choice,
@@ -26,12 +25,15 @@ from audits.matching import (
     items_near,
 )
 from audits.models import DuplicateFlag
+from integration.editions import GCC
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
 from integration.normalize import normalize_name, normalize_sku
 from integration.redaction import redact_text
 from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
+from integration.services.customers import currency_mismatch, customer_search, valid_books_id
+from integration.services.entities import organization_today
 from integration.services.fence import create_heartbeat, invoice_record
-from integration.services.planning import deal_plan
+from integration.services.planning import PushBlocked, deal_plan
 from integration.services.timeline import push_event
 from integration.services.webhooks import parked_release
 from integration.zoho.books import BooksClient
@@ -49,6 +51,14 @@ logger = logging.getLogger(__name__)
 
 State = InvoicePush.State
 Step = InvoicePush.Step
+
+
+def books_figures(invoice: dict) -> dict:
+    """What Books says of an invoice it created, kept on the plan: once an invoice exists, screens show these."""
+    return {
+        key: str(invoice.get(key) if invoice.get(key) is not None else "")
+        for key in ("date", "status", "currency_code", "sub_total", "tax_total", "total")
+    }
 
 
 class LeaseLost(Exception):
@@ -145,6 +155,7 @@ class PushAttempt:
         self.step_items()
         if not self.push.invoice_id:
             self.step_invoice()
+        self.step_send()
         self.step_stamp()
         self.finish(State.PUSHED, "Invoice created and deal stamped", step=Step.DONE, error="")
         parked_release(organization_id=self.org, invoice_id=self.push.invoice_id)
@@ -164,19 +175,23 @@ class PushAttempt:
         self.set_step(Step.CUSTOMER)
         account = self.push.plan["account"]
         link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
-        contact_id = link.books_contact_id if link else None
-        if contact_id is None:
+        if link is not None:
+            contact = {"contact_id": link.books_contact_id, "contact_name": link.contact_name}
+            contact["currency_code"] = link.currency_code or self._customer_currency(link)
+            self._customer_currency_check(contact)
+        else:
             contact, created = self._customer_find_or_create(account)
-            contact_id = contact["contact_id"]
             CustomerLink.objects.get_or_create(
                 organization_id=self.org,
                 crm_account_id=account["id"],
                 defaults={
-                    "books_contact_id": contact_id,
+                    "books_contact_id": contact["contact_id"],
                     "contact_name": contact["contact_name"],
+                    "currency_code": str(contact.get("currency_code") or "")[:3],
                     "created_in_books": created,
                 },
             )
+        contact_id = contact["contact_id"]
         self.push.plan["customer_id"] = contact_id
         self.save_plan()
         if account.get("books_customer_id") != contact_id:
@@ -186,11 +201,38 @@ class PushAttempt:
             self.push.plan["account"]["books_customer_id"] = contact_id
             self.save_plan()
 
+    def _customer_currency(self, link: CustomerLink) -> str:
+        """The linked customer's currency, read once from Books for a link made before currencies were kept."""
+        with self.zoho_call(f"Read Books customer “{link.contact_name}” for its currency"):
+            code = str(self.books.contact_get(self.org, link.books_contact_id).get("currency_code") or "")[:3]
+        CustomerLink.objects.filter(pk=link.pk).update(currency_code=code)
+        return code
+
+    def _customer_currency_check(self, contact: dict) -> None:
+        """Block (before anything is written) a deal whose currency is not its customer's."""
+        problem = currency_mismatch(
+            contact=contact, currency=self._currency()["code"], account_name=self.push.plan["account"]["name"]
+        )
+        if problem:
+            raise PushBlocked([problem], deal_name=self.push.deal_name)
+
+    def _currency(self) -> dict:
+        """The plan's currency; a plan made before currencies were planned is in the organization's base currency."""
+        entity = self.push.legal_entity
+        return self.push.plan.get("currency") or {
+            "code": entity.books_currency if entity else "",
+            "id": "",
+            "decimals": entity.books_currency_decimals if entity else 2,
+            "base": True,
+            "exchange_rate": "1",
+        }
+
     def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
-        if account.get("books_customer_id"):
+        if valid_books_id(account.get("books_customer_id")):
             with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
                 contact = self.books.contact_get(self.org, account["books_customer_id"])
-                return self._customer_adopt(contact), False
+                if contact.get("contact_type", "customer") == "customer":
+                    return self._customer_adopt(contact), False
         found = self._customer_search(account["name"])
         if found:
             return self._customer_adopt(found), False
@@ -198,6 +240,7 @@ class PushAttempt:
             found = self._customer_search(account["name"], again=True)  # fresh look inside the lock
             if found:
                 return self._customer_adopt(found), False
+            currency = self._currency()
             payload = {
                 "contact_name": account["name"],
                 "company_name": account["name"],
@@ -206,29 +249,43 @@ class PushAttempt:
                     "state": account.get("billing_state", ""),
                     "country": account.get("billing_country", ""),
                 },
+                **({"currency_id": currency["id"]} if currency.get("id") else {}),
                 **self._customer_tax_fields(),
             }
             self.check_lease()
-            with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
-                return self.books.contact_create(self.org, payload), True
+            try:
+                with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
+                    return self.books.contact_create(self.org, payload), True
+            except ZohoRejected as exc:
+                if exc.code != 3062:
+                    raise
+                # Books wants contact names unique, vendors included: a vendor (never adopted) holds the name.
+                raise ZohoRejected(
+                    f"Books already has a contact named “{account['name']}” that is not a customer (a vendor), and "
+                    "contact names must be unique in Books. Rename the vendor in Books, or set the Account's "
+                    "Books_Customer_Id to the customer to use, then replay.",
+                    code=exc.code,
+                    status=exc.status,
+                ) from None
 
     def _customer_tax_fields(self) -> dict:
-        """A new customer carries the invoice's treatment (and in India its place of contact), so Books' own
-        screens agree with the invoice."""
+        """A new customer carries the invoice's treatment (and its place: in India `place_of_contact`, in the GCC
+        `country_code`), so Books' own screens agree with the invoice."""
         tax = self.push.plan.get("tax") or {}
         fields = {}
-        if tax.get("treatment_field") in ("vat_treatment", "gst_treatment") and tax.get("treatment"):
+        if tax.get("treatment_field") and tax.get("treatment"):
             fields[tax["treatment_field"]] = tax["treatment"]
         if tax.get("place_of_supply"):
-            fields["place_of_contact"] = tax["place_of_supply"]
+            fields["country_code" if tax.get("edition") == GCC else "place_of_contact"] = tax["place_of_supply"]
         return fields
 
     def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
         term = customer_search_term(name)
         with self.zoho_call(
-            f"Search Books customers for “{term}”" + (" again, holding the creation lock" if again else "")
+            f"Search Books customers by contact and company name for “{term}”"
+            + (" again, holding the creation lock" if again else "")
         ):
-            matches = customers_matching(self.books.contacts_search(self.org, search_text=term), name)
+            matches = customer_search(self.books, self.org, name)
         merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
         matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches
         if len(matches) > 1:
@@ -240,6 +297,7 @@ class PushAttempt:
         return matches[0] if matches else None
 
     def _customer_adopt(self, contact: dict) -> dict:
+        self._customer_currency_check(contact)  # before reactivating it: nothing written for a blocked deal
         if contact.get("status") == "inactive":
             self.check_lease()
             with self.zoho_call(f"Reactivate Books customer “{contact['contact_name']}”"):
@@ -383,17 +441,19 @@ class PushAttempt:
                     invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
         if invoice is None:
             payload = self._invoice_payload()
+            email = self._delivery() == LegalEntity.Delivery.EMAIL
             self.books.reserve_slot(self.org)  # wait for the rate limit *before* recording the attempt
             plan["invoice_attempted"] = True
             # Recorded before the call: a lost answer is looked up next time, and while the call is in
             # flight its heartbeat keeps every other attempt from looking up (and creating) too early.
             self._update(plan=plan, create_heartbeat_at=timezone.now())
+            what = "Create the Books invoice" + (" and have Books email it to the customer" if email else "")
             try:
                 with (
-                    self.zoho_call("Create the Books invoice", {"line_items": len(payload["line_items"])}),
+                    self.zoho_call(what, {"line_items": len(payload["line_items"]), "date": payload.get("date", "")}),
                     create_heartbeat(self.push.pk),
                 ):
-                    invoice = self.books.invoice_create(self.org, payload)
+                    invoice = self.books.invoice_create(self.org, payload, send=email)
             except (ZohoRateLimited, ZohoRejected, ZohoAuthError):
                 # A definite refusal: Books did not act, so the next attempt need not look it up first.
                 plan["invoice_attempted"] = False
@@ -401,11 +461,36 @@ class PushAttempt:
                 raise
             # The invoice exists in Books: record it even if this run lost its lease while waiting.
             invoice_record(push_id=self.push.pk, invoice=invoice)
+        plan["invoice"] = books_figures(invoice)
         self._update(
             invoice_id=invoice["invoice_id"],
             invoice_number=invoice.get("invoice_number") or "",
             invoice_url=invoice.get("invoice_url") or "",
+            plan=plan,
         )
+
+    def _delivery(self) -> str:
+        entity = self.push.legal_entity
+        return entity.invoice_delivery if entity else LegalEntity.Delivery.DRAFT
+
+    def step_send(self) -> None:
+        """For an entity whose invoices are marked sent: mark this one sent unless Books shows it is already past
+        draft (an earlier attempt may have done it and lost the answer: read before marking again)."""
+        if self._delivery() != LegalEntity.Delivery.SENT or self.push.plan.get("sent"):
+            return
+        self.set_step(Step.SEND)
+        status = (self.push.plan.get("invoice") or {}).get("status", "draft")
+        if self.push.plan.get("send_attempted"):
+            with self.zoho_call(f"Read invoice {self.push.invoice_number}: was it marked sent?"):
+                status = self.books.invoice_get(self.org, self.push.invoice_id).get("status", "draft")
+        if status == "draft":
+            self.push.plan["send_attempted"] = True
+            self.save_plan()
+            self.check_lease()
+            with self.zoho_call(f"Mark invoice {self.push.invoice_number} as sent (no email)"):
+                self.books.invoice_mark_sent(self.org, self.push.invoice_id)
+        self.push.plan["sent"] = True
+        self.save_plan()
 
     def _earlier_create_recorded(self) -> bool:
         """Fence: an earlier attempt's create may still be in flight (the sweeper re-queued the push while
@@ -439,12 +524,15 @@ class PushAttempt:
             if Decimal(line["tax_percentage"]) > 0:
                 item["tax_id"] = line["tax_id"]  # planned under the region's authority; never blank
             lines.append(item)
-        payload = {
-            "customer_id": plan["customer_id"],
-            "reference_number": self.push.deal_id,
-            "date": plan["date"],
-            "line_items": lines,
-        }
+        payload = {"customer_id": plan["customer_id"], "reference_number": self.push.deal_id, "line_items": lines}
+        # The organization's own day, now (not when the deal was planned: a push approved days later is dated
+        # the day it is created). An organization whose time zone we cannot place is dated by Books itself.
+        today = organization_today(entity=self.push.legal_entity) if self.push.legal_entity else None
+        if today is not None:
+            payload["date"] = today.isoformat()
+        currency = self._currency()
+        if not currency["base"]:
+            payload["exchange_rate"] = Decimal(currency["exchange_rate"])  # required off the base currency
         tax = plan.get("tax") or {}
         authority = plan.get("tax_authority")
         if authority and authority.get("invoice_level", True) and any("tax_id" in ln for ln in lines):

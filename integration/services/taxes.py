@@ -7,7 +7,11 @@
 - India: `place_of_supply` is the customer's state as Books' own code; `gst_treatment` is the row's treatment;
   the line's tax is the intra-state GST group (CGST + SGST) at that percentage when the place of supply is the
   organization's home state, the IGST tax otherwise.
-- Other editions: the tax at that percentage, and the row's treatment as `tax_treatment`.
+- GCC, Mexico, Kenya, South Africa: the row's treatment as `tax_treatment` (in the GCC also `place_of_supply`: the
+  customer's GCC country, or in the UAE its emirate); the line's tax is the organization's tax at that percentage.
+- Editions with no documented treatment (EU, Australia…): the tax at that percentage; no tax-map row is needed.
+
+Inactive taxes are never chosen (Books lists them, and refuses them on invoices).
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from django.core.cache import cache
 from django.db.models import Q
 
 from integration.editions import (
+    GCC,
     INDIA,
     LABELS,
     TREATMENT_FIELD,
-    TREATMENTS,
     UK,
     US,
     WITH_AUTHORITIES,
+    gcc_place_of_supply,
+    has_treatments,
     india_state_code,
+    treatments,
 )
 from integration.models import LegalEntity, TaxRule
 from integration.selectors import tax_rule_for
@@ -35,12 +42,14 @@ from integration.zoho.books import BooksClient
 TAXES_CACHE_SECONDS = 600
 
 
-def org_taxes(books: BooksClient, organization_id: str) -> list[dict]:
-    """The organization's Books taxes (and tax groups), each with its authority's name, cached ten minutes."""
+def org_taxes(books: BooksClient, organization_id: str, *, fresh: bool = False) -> list[dict]:
+    """The organization's active Books taxes (and tax groups), every page, each with its authority's name, cached
+    ten minutes. Books' list does not document a status, but lists retired taxes: one marked `inactive` is left
+    out (Books refuses it on an invoice); one without a status counts as active."""
     key = f"books:taxes:{organization_id}"
-    taxes = cache.get(key)
+    taxes = None if fresh else cache.get(key)
     if taxes is None:
-        taxes = books.taxes(organization_id)
+        taxes = [t for t in books.taxes(organization_id) if str(t.get("status") or "active") != "inactive"]
         if any(t.get("tax_authority_id") and not t.get("tax_authority_name") for t in taxes):
             # Some listings name the authority only by id: look the names up once.
             names = {a["tax_authority_id"]: a["tax_authority_name"] for a in books.tax_authorities(organization_id)}
@@ -116,7 +125,7 @@ def tax_plan(
             plan["authority"]["invoice_level"] = False
         return plan
 
-    # Editions without authorities: a treatment, and in India a place of supply.
+    # Editions without authorities: a treatment where the edition has one, and in India and the GCC a place of supply.
     intra = False
     if edition == INDIA and country == "IN":
         place = india_state_code(raw_state or state)
@@ -125,23 +134,32 @@ def tax_plan(
             return None
         plan["place_of_supply"] = place
         intra = place == india_state_code(entity.books_home_state)
-    if rule is not None:
-        plan["treatment_field"], plan["treatment"] = TREATMENT_FIELD.get(edition, ""), rule.tax_treatment
+    if edition == GCC:
+        plan["place_of_supply"] = gcc_place_of_supply(country, state) or ""
+    if rule is not None and has_treatments(edition):
+        plan["treatment_field"], plan["treatment"] = TREATMENT_FIELD[edition], rule.tax_treatment
     if not taxed:
         return plan
     word = {UK: "VAT treatment", INDIA: "GST treatment"}.get(edition, "tax treatment")
-    if rule is None or not rule.tax_treatment:
-        reasons.append(
-            f"No {word} for {where} in entity {entity.code}: {org_label} is in the {LABELS.get(edition, edition)} "
-            "edition, so its tax-map row needs a tax_treatment."
-        )
-        return None
-    if edition in TREATMENTS and rule.tax_treatment not in TREATMENTS[edition]:
-        reasons.append(
-            f"The tax map gives {where} the {word} “{rule.tax_treatment}”, which the "
-            f"{LABELS[edition]} edition does not know ({', '.join(TREATMENTS[edition])})."
-        )
-        return None
+    if has_treatments(edition):
+        known = treatments(edition, entity.books_country)
+        if rule is None or not rule.tax_treatment:
+            reasons.append(
+                f"No {word} for {where} in entity {entity.code}: {org_label} is in the "
+                f"{LABELS.get(edition, edition)} edition, so its tax-map row needs a tax_treatment."
+            )
+            return None
+        if rule.tax_treatment not in known:
+            reasons.append(
+                f"The tax map gives {where} the {word} “{rule.tax_treatment}”, which the "
+                f"{LABELS[edition]} edition does not know ({', '.join(known)})."
+            )
+            return None
+        if edition == GCC and not plan["place_of_supply"] and rule.tax_treatment != "non_gcc":
+            reasons.append(
+                f"The {word} “{rule.tax_treatment}” needs a place of supply in the GCC, but {where} is not in it."
+            )
+            return None
     taxes = org_taxes(books, entity.books_org_id)
     if edition == INDIA:
         if intra:
@@ -181,31 +199,73 @@ def _give_taxes(taxed: list[dict], pool: list[dict], reasons: list[str], missing
     return ok
 
 
+def tax_rule_problem(*, rule: TaxRule, entity: LegalEntity, taxes: list[dict]) -> str:
+    """What stops this tax-map row from taxing a deal in the entity's Books organization (its edition known,
+    `taxes` its active taxes), in plain words with the fix; '' when nothing does."""
+    edition = entity.books_edition
+    where = f"{rule.country}/{rule.state}" if rule.state else rule.country
+    org = entity.books_org_name or f"Books organization {entity.books_org_id}"
+    label = LABELS.get(edition, edition)
+    if edition in WITH_AUTHORITIES:
+        known = ", ".join(sorted({t["tax_authority_name"] for t in taxes if t.get("tax_authority_id")})) or "none"
+        if not rule.tax_authority:
+            return f"tax map {where}: {org} taxes by tax authority, but the row gives a treatment; name the authority."
+        if not _under_authority(taxes, rule.tax_authority):
+            return (
+                f"tax map {where}: {org} has no active tax under the tax authority {rule.tax_authority} "
+                f"(its authorities: {known}); correct the row's tax_authority."
+            )
+        return ""
+    if not has_treatments(edition):
+        return (
+            f"tax map {where}: {org} is in the {label} edition, which has neither tax authorities nor treatments; "
+            "delete the row (its deals need none)."
+        )
+    known = treatments(edition, entity.books_country)
+    if rule.tax_authority:
+        return (
+            f"tax map {where}: the {label} edition has no tax authorities; give a tax_treatment ({', '.join(known)})."
+        )
+    if rule.tax_treatment not in known:
+        return (
+            f"tax map {where}: the {label} edition does not know the treatment “{rule.tax_treatment}” "
+            f"(it knows {', '.join(known)})."
+        )
+    return ""
+
+
+def tax_rules_of(entity: LegalEntity):
+    """The tax-map rows that can apply to the entity's organization: its own, and the all-entities rows of the
+    organization's own country."""
+    own_country = Q(legal_entity__isnull=True, country=entity.books_country) if entity.books_country else Q(pk=None)
+    return TaxRule.objects.filter(Q(legal_entity=entity) | own_country).order_by("country", "state")
+
+
 def tax_map_check(*, entity: LegalEntity, books: BooksClient | None = None) -> list[str]:
     """The entity's tax-map rows checked against its Books organization, in plain words: each authority exists
     and has taxes (listing their rates), and for editions without authorities, which rates Books offers.
     Zoho errors propagate."""
     books = books or BooksClient()
-    edition = legal_entity_edition(entity=entity, books=books)
+    legal_entity_edition(entity=entity, books=books)
     taxes = org_taxes(books, entity.books_org_id)
     org_label = entity.books_org_name or f"Books organization {entity.books_org_id}"
     findings = []
-    rules = TaxRule.objects.filter(Q(legal_entity=entity) | Q(legal_entity__isnull=True))
-    for rule in rules.order_by("country", "state"):
+    for rule in tax_rules_of(entity):
+        problem = tax_rule_problem(rule=rule, entity=entity, taxes=taxes)
         where = f"{rule.country}/{rule.state}" if rule.state else rule.country
-        if edition in WITH_AUTHORITIES:
-            under = _under_authority(taxes, rule.tax_authority)
-            if not rule.tax_authority:
-                findings.append(f"{where}: no tax authority, but {org_label} taxes by authority.")
-            elif not under:
-                findings.append(f"{where}: {org_label} has no tax under the authority {rule.tax_authority}.")
-            else:
-                rates = _rates(under)
-                findings.append(f"{where}: {rule.tax_authority} has taxes at {rates}.")
+        if problem:
+            findings.append(problem)
+        elif rule.tax_authority:
+            findings.append(
+                f"{where}: {rule.tax_authority} has taxes at {_rates(_under_authority(taxes, rule.tax_authority))}."
+            )
         else:
             pool = [
                 t for t in taxes if not t.get("tax_authority_id") and t.get("tax_specific_type") not in ("cgst", "sgst")
             ]
-            rates = _rates(pool) or "none"
-            findings.append(f"{where}: treatment {rule.tax_treatment or '—'}; {org_label} offers taxes at {rates}.")
+            findings.append(
+                f"{where}: treatment {rule.tax_treatment}; {org_label} offers taxes at {_rates(pool) or 'none'}."
+            )
+    if not findings and not has_treatments(entity.books_edition) and entity.books_edition not in WITH_AUTHORITIES:
+        return [f"{org_label} needs no tax-map row: each taxed line takes its tax at the line's rate."]
     return findings or [f"No tax-map row applies to {entity.code}: taxed deals for it are blocked."]

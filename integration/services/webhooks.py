@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, WebhookDelivery
+from integration.money import as_decimal, currency_decimals, round_money
 from integration.redaction import redact, redact_text
 from integration.services.cliq_posts import payment_posts
 from integration.services.dispatch import after_commit
@@ -44,6 +45,8 @@ PAYMENT_STATUS = {
     "viewed": "Unpaid",
     "draft": "Unpaid",
 }
+WRITTEN_OFF = "Written Off"
+SETTLED = ("Paid", WRITTEN_OFF)  # never left because of a reading no newer than the one that said so
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
 SYNC_TRIES = 3
 
@@ -145,9 +148,8 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
         note = books.creditnote_get(org, creditnote_id)
     except ZohoNotFound:
         return list(dict.fromkeys(hinted)), [creditnote_id]
-    ids = [str(note["invoice_id"])] if note.get("invoice_id") else []
-    ids += [str(a["invoice_id"]) for a in note.get("invoices") or [] if str(a["invoice_id"]) not in ids]
-    return ids, [creditnote_id]
+    # credit-notes.yml: the invoices a note was raised against or applied to are its `invoices[]`.
+    return _invoice_ids(note.get("invoices")), [creditnote_id]
 
 
 def _books_id_or_blank(value) -> str:
@@ -221,28 +223,28 @@ def _read_invoice(
     payments = (
         books.invoice_payments(organization_id, invoice_id) if _maybe_positive(invoice.get("payment_made")) else []
     )
+    places = _places(invoice)
     notes = []
     for note_id in dict.fromkeys([*previous.creditnote_ids, *creditnote_ids, *applied]):
         try:
             note = books.creditnote_get(organization_id, note_id)
         except ZohoNotFound:
             continue  # deleted in Books
-        related = note.get("invoice_id") == invoice_id or any(
-            a.get("invoice_id") == invoice_id for a in note.get("invoices") or []
-        )
-        if not related:
+        if invoice_id not in _invoice_ids(note.get("invoices")):
             continue
         note_refunds = books.creditnote_refunds(organization_id, note_id) if note.get("status") != "void" else []
-        refund_total = sum((Decimal(str(r["amount"])) for r in note_refunds), Decimal("0.00"))
+        # Refund rows carry amount_fcy — in the credit note's currency, which is the invoice's — and amount_bcy
+        # (the organization's base currency); never `amount`.
+        refund_total = sum((Decimal(str(r.get("amount_fcy") or 0)) for r in note_refunds), Decimal("0.00"))
         notes.append(
             {
                 "creditnote_id": note_id,
                 "number": note.get("creditnote_number", ""),
                 "status": note.get("status", ""),
-                "total": _money(note.get("total")),
-                "refunded": _money(refund_total),
+                "total": _money(note.get("total"), places),
+                "refunded": _money(refund_total, places),
                 "date": note.get("date", ""),
-                "modified": note.get("last_modified_time", ""),
+                "modified": note.get("updated_time", ""),  # the detail's change time (last_modified_time: lists only)
             }
         )
     return {"invoice": invoice, "fingerprint": fingerprint, "payments": payments, "notes": notes}
@@ -287,18 +289,24 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
         ):
             return sync  # Books served an older state than one we already applied: change nothing
         reading = _not_older(reading, sync)
+        places = _places(invoice)
+        written_off = round_money(invoice.get("write_off_amount"), places)
         status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
-        if sync.payment_status == "Paid" and status != "Paid" and not _newer(invoice, sync):
-            status = sync.payment_status  # a reading no newer than the one that said Paid
+        if written_off > 0 and round_money(invoice.get("balance"), places) == 0:
+            status = WRITTEN_OFF  # whatever status Books shows: its document does not say which
+        if sync.payment_status in SETTLED and status != sync.payment_status and not _newer(invoice, sync):
+            status = sync.payment_status  # a reading no newer than the one that said Paid (or Written Off)
         wanted = {
             "Payment_Status": status,
             "Credited_Amount": reading["credited"],
             "Refunded_Amount": reading["refunded"],
+            "Written_Off_Amount": written_off,
         }
         last = {
             "Payment_Status": sync.payment_status,
             "Credited_Amount": sync.credited_amount,
             "Refunded_Amount": sync.refunded_amount,
+            "Written_Off_Amount": sync.written_off_amount,
         }
         changes = {k: v for k, v in wanted.items() if v != last[k]}
         if changes:
@@ -312,18 +320,19 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
             reading["credited"],
             reading["refunded"],
         )
+        sync.written_off_amount = written_off
         sync.creditnote_ids = sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in reading["notes"]})
         sync.creditnotes = reading["notes"]
         sync.payments = [
             {
                 "payment_id": str(p["payment_id"]),
-                "amount": _money(p["amount"]),
+                "amount": _money(p["amount"], places),
                 "date": p.get("date", ""),
                 "mode": p.get("payment_mode", ""),
             }
             for p in reading["payments"]
         ]
-        sync.total, sync.balance = _decimal(invoice.get("total")), _decimal(invoice.get("balance"))
+        sync.total, sync.balance = _decimal(invoice.get("total"), places), _decimal(invoice.get("balance"), places)
         sync.currency = str(invoice.get("currency_code") or "")[:3]
         sync.synced_at = timezone.now()
         sync.save()
@@ -331,21 +340,26 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
     return sync
 
 
-def _decimal(value) -> Decimal | None:
+def _places(invoice: dict) -> int:
+    """The decimals of the invoice's currency: Books' `price_precision` on the invoice, else ISO's."""
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value is not None else None
-    except ArithmeticError:
-        return None
+        return max(0, min(3, int(invoice["price_precision"])))
+    except (KeyError, TypeError, ValueError):
+        return currency_decimals(invoice.get("currency_code", ""))
 
 
-def _money(value) -> str:
-    return f"{Decimal(str(value or 0)):.2f}"
+def _decimal(value, places: int) -> Decimal | None:
+    return round_money(value, places) if as_decimal(value) is not None else None
+
+
+def _money(value, places: int) -> str:
+    return str(round_money(value, places))
 
 
 def _fingerprint(invoice: dict) -> str:
     """Everything we use of an invoice. Timestamps have one-second resolution, so they alone cannot tell
     two changes in the same second apart."""
-    fields = ("last_modified_time", "status", "balance", "payment_made", "credits_applied", "total")
+    fields = ("last_modified_time", "status", "balance", "payment_made", "credits_applied", "total", "write_off_amount")
     return "|".join(str(invoice.get(f, "")) for f in fields)
 
 

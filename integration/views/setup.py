@@ -1,26 +1,46 @@
-"""The setup screen (finance-admin): everything needed to wire Zoho to this installation, and its live status."""
+"""The setup screen (finance-admin): everything needed to wire Zoho to this installation, its live status, and
+the preflight check ("Check everything", the same as `manage.py zoho_check`)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
 from integration import selectors, setup_guide
+from integration.services.preflight import zoho_check
 from integration.views.access import role_required
+
+
+def _context() -> dict:
+    status = selectors.setup_status()
+    for row in status["organizations"]:
+        row["webhook_url"] = setup_guide.webhook_endpoint(row["entity"].books_org_id)
+    return {
+        **status,
+        "deluge": setup_guide.deluge_function(),
+        "button_url": setup_guide.button_endpoint(),
+        "url_problem": setup_guide.public_url_problem(),
+        "secret_variable": setup_guide.SECRET_VARIABLE,
+        "crm_fields": setup_guide.CRM_FIELDS,
+        "subform": setup_guide.SUBFORM,
+        "subform_columns": setup_guide.SUBFORM_COLUMNS,
+        "webhook_rules": setup_guide.WEBHOOK_RULES,
+        "scopes": setup_guide.OAUTH_SCOPES,
+    }
 
 
 @role_required("integration.change_legalentity")
 def setup(request: HttpRequest) -> HttpResponse:
-    status = selectors.setup_status()
-    for row in status["organizations"]:
-        row["webhook_url"] = setup_guide.webhook_endpoint(row["entity"].books_org_id)
-    context = {
-        **status,
-        "deluge": setup_guide.deluge_function(),
-        "button_url": setup_guide.button_endpoint(),
-        "secret_variable": setup_guide.SECRET_VARIABLE,
-        "crm_fields": setup_guide.CRM_FIELDS,
-        "webhook_rules": setup_guide.WEBHOOK_RULES,
-        "scopes": setup_guide.OAUTH_SCOPES,
-    }
-    return render(request, "integration/setup.html", context)
+    return render(request, "integration/setup.html", _context())
+
+
+@require_POST
+@role_required("integration.change_legalentity")
+def setup_check(request: HttpRequest) -> HttpResponse:
+    """Run the preflight check now (read-only against Zoho) and show each finding, problems first."""
+    findings = zoho_check()
+    results = {"findings": sorted(findings, key=lambda f: not f.problem), "problems": sum(f.problem for f in findings)}
+    if request.htmx:
+        return render(request, "integration/setup.html#check-results", {**results, "checked": True})
+    return render(request, "integration/setup.html", {**_context(), **results, "checked": True})

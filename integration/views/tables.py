@@ -155,6 +155,7 @@ def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             "name": entity.name,
             "books_org_id": entity.books_org_id,
             "require_review": entity.require_review,
+            "invoice_delivery": entity.invoice_delivery,
         }
         if entity
         else None

@@ -36,6 +36,7 @@ REFRESH_MARGIN = timedelta(minutes=5)  # refresh this long before Zoho's expiry
 THROTTLE_BACKOFF_SECONDS = 60.0
 
 _memo: dict[str, tuple[str, datetime]] = {}
+_refused: dict[str, set[str]] = {}  # credentials key → scopes this process knows Zoho refused
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -43,6 +44,7 @@ _locks_guard = threading.Lock()
 def forget_cached_tokens() -> None:
     """Drop this process's memoised tokens (the database row stays)."""
     _memo.clear()
+    _refused.clear()
 
 
 class TokenManager:
@@ -103,6 +105,34 @@ class TokenManager:
         if _memo.get(self.key, ("",))[0] == token:
             _memo.pop(self.key, None)
         ZohoAccessToken.objects.filter(key=self.key, access_token=token).update(expires_at=None)
+
+    # -- scopes Zoho refused even with a fresh token (ZOHO_API.md: Books answers a missing scope like an
+    # expired token, so only a refusal that survives a refresh tells them apart; after that, no more refreshes).
+    def scope_refused(self, scope: str) -> bool:
+        """Has Zoho refused `scope` to these credentials, with a fresh token? (Asked only after a 401.)"""
+        refusals = ZohoAccessToken.objects.filter(key=self.key).values_list("scope_refusals", flat=True).first()
+        _refused[self.key] = set(refusals or {})
+        return scope in _refused[self.key]
+
+    def refuse_scope(self, scope: str, call: str) -> None:
+        """Remember that Zoho refused `scope` (shown on the dashboard until new credentials are set)."""
+        _refused.setdefault(self.key, set()).add(scope)
+        with transaction.atomic():
+            row, _ = ZohoAccessToken.objects.select_for_update().get_or_create(key=self.key)
+            row.scope_refusals = {**row.scope_refusals, scope: {"call": call, "at": self.clock().isoformat()}}
+            row.save(update_fields=["scope_refusals"])
+        logger.error("Zoho refused %s even with a fresh token: the grant lacks %s", call, scope)
+
+    def scope_granted(self, scope: str) -> None:
+        """A call needing `scope` succeeded: forget a refusal of it (costs nothing when there was none)."""
+        if scope not in _refused.get(self.key, ()):
+            return
+        _refused[self.key].discard(scope)
+        with transaction.atomic():
+            row = ZohoAccessToken.objects.select_for_update().filter(key=self.key).first()
+            if row is not None and scope in row.scope_refusals:
+                row.scope_refusals = {k: v for k, v in row.scope_refusals.items() if k != scope}
+                row.save(update_fields=["scope_refusals"])
 
     def _load_or_refresh(self) -> tuple[str, datetime]:
         ZohoAccessToken.objects.get_or_create(key=self.key)
@@ -201,6 +231,13 @@ def current_fatal_error() -> str:
     if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
         return "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN."
     return ZohoAccessToken.objects.filter(key=configured_key()).values_list("fatal_error", flat=True).first() or ""
+
+
+def scope_refusals() -> dict[str, dict]:
+    """The scopes Zoho refused to the configured credentials even with a fresh token: {scope: {call, at}}."""
+    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
+        return {}
+    return ZohoAccessToken.objects.filter(key=configured_key()).values_list("scope_refusals", flat=True).first() or {}
 
 
 def token_state() -> str:

@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 
 from integration.ratelimit import books_acquire, books_pause, quota_exceeded
+from integration.zoho import scopes
 from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
@@ -99,121 +100,143 @@ class BooksClient(ZohoApiClient):
             pause = books_pause(org, reason=str(exc))
             raise quota_exceeded(org, pause.until) from None
 
-    def _get(self, org: str, path: str, **params: Any) -> dict:
-        return self._result(org, self.call("GET", path, params={"organization_id": org, **params}))
+    def _get(self, org: str, path: str, scope: str, **params: Any) -> dict:
+        return self._result(org, self.call("GET", path, scope=scope, params={"organization_id": org, **params}))
 
-    def _post(self, org: str, path: str, payload: dict | None = None) -> dict:
-        return self._result(org, self.call("POST", path, params={"organization_id": org}, json=payload or {}))
+    def _post(self, org: str, path: str, scope: str, payload: dict | None = None, **params: Any) -> dict:
+        return self._result(
+            org, self.call("POST", path, scope=scope, params={"organization_id": org, **params}, json=payload or {})
+        )
 
-    def _pages(self, org: str, path: str, key: str, **params: Any) -> Iterator[dict]:
+    def _pages(self, org: str, path: str, key: str, scope: str, **params: Any) -> Iterator[dict]:
         page = 1
         while True:
-            body = self._get(org, path, page=page, per_page=PER_PAGE, **params)
+            body = self._get(org, path, scope, page=page, per_page=PER_PAGE, **params)
             yield from body.get(key, [])
             if not body.get("page_context", {}).get("has_more_page"):
                 return
             page += 1
 
-    # --- contacts -------------------------------------------------------------------------
+    # --- organization and settings ----------------------------------------------------------
     def organization_get(self, org: str) -> dict:
-        """GET /organizations/{id}: name, currency_code and the address whose country and state place it."""
-        return self._get(org, f"/organizations/{_seg(books_id(org))}")["organization"]
+        """GET /organizations/{id}: name, currency_code, time_zone and the address whose country and state place it."""
+        return self._get(org, f"/organizations/{_seg(books_id(org))}", scopes.BOOKS_SETTINGS_READ)["organization"]
 
+    def currencies(self, org: str) -> list[dict]:
+        """GET /settings/currencies — every page: currency_id, currency_code, price_precision, exchange_rate…"""
+        return list(self._pages(org, "/settings/currencies", "currencies", scopes.BOOKS_SETTINGS_READ))
+
+    def taxes(self, org: str) -> list[dict]:
+        """GET /settings/taxes — every page (a US organization with county and city taxes has more than 200)."""
+        return list(self._pages(org, "/settings/taxes", "taxes", scopes.BOOKS_SETTINGS_READ))
+
+    def tax_authorities(self, org: str) -> list[dict]:
+        """GET /settings/taxauthorities"""
+        return self._get(org, "/settings/taxauthorities", scopes.BOOKS_SETTINGS_READ).get("tax_authorities", [])
+
+    # --- contacts -------------------------------------------------------------------------
     def contacts_search(self, org: str, **filters: str) -> list[dict]:
         """GET /contacts?…&filter_by=Status.All — every page, active and inactive."""
-        return list(self._pages(org, "/contacts", "contacts", filter_by="Status.All", **filters))
+        return list(
+            self._pages(org, "/contacts", "contacts", scopes.BOOKS_CONTACTS_READ, filter_by="Status.All", **filters)
+        )
 
     def contact_get(self, org: str, contact_id: str) -> dict:
         """GET /contacts/{id}"""
-        return self._get(org, f"/contacts/{_seg(contact_id)}")["contact"]
+        return self._get(org, f"/contacts/{_seg(books_id(contact_id))}", scopes.BOOKS_CONTACTS_READ)["contact"]
 
     def contact_mark_active(self, org: str, contact_id: str) -> None:
         """POST /contacts/{id}/active"""
-        self._post(org, f"/contacts/{_seg(contact_id)}/active")
+        self._post(org, f"/contacts/{_seg(books_id(contact_id))}/active", scopes.BOOKS_CONTACTS_CREATE)
 
     def contact_mark_inactive(self, org: str, contact_id: str) -> None:
         """POST /contacts/{id}/inactive"""
-        self._post(org, f"/contacts/{_seg(contact_id)}/inactive")
+        self._post(org, f"/contacts/{_seg(books_id(contact_id))}/inactive", scopes.BOOKS_CONTACTS_CREATE)
 
     def contacts_page(self, org: str, page: int) -> tuple[list[dict], bool]:
         """One page of GET /contacts?filter_by=Status.All: (contacts, has_more_page). The audit reads page by page."""
-        body = self._get(org, "/contacts", page=page, per_page=PER_PAGE, filter_by="Status.All")
+        body = self._get(
+            org, "/contacts", scopes.BOOKS_CONTACTS_READ, page=page, per_page=PER_PAGE, filter_by="Status.All"
+        )
         return body.get("contacts", []), bool(body.get("page_context", {}).get("has_more_page"))
 
     def contact_create(self, org: str, payload: dict) -> dict:
         """POST /contacts"""
-        return self._post(org, "/contacts", payload)["contact"]
+        return self._post(org, "/contacts", scopes.BOOKS_CONTACTS_CREATE, payload)["contact"]
 
     # --- items ----------------------------------------------------------------------------
     def items_all(self, org: str) -> list[dict]:
         """GET /items?filter_by=Status.All — every page (Books has no SKU filter)."""
-        return list(self._pages(org, "/items", "items", filter_by="Status.All"))
+        return list(self._pages(org, "/items", "items", scopes.BOOKS_SETTINGS_READ, filter_by="Status.All"))
 
     def item_get(self, org: str, item_id: str) -> dict:
         """GET /items/{id}"""
-        return self._get(org, f"/items/{_seg(item_id)}")["item"]
+        return self._get(org, f"/items/{_seg(books_id(item_id))}", scopes.BOOKS_SETTINGS_READ)["item"]
 
     def item_create(self, org: str, payload: dict) -> dict:
         """POST /items"""
-        return self._post(org, "/items", payload)["item"]
+        return self._post(org, "/items", scopes.BOOKS_SETTINGS_CREATE, payload)["item"]
 
     def item_mark_active(self, org: str, item_id: str) -> None:
         """POST /items/{id}/active"""
-        self._post(org, f"/items/{_seg(item_id)}/active")
+        self._post(org, f"/items/{_seg(books_id(item_id))}/active", scopes.BOOKS_SETTINGS_CREATE)
 
     def item_mark_inactive(self, org: str, item_id: str) -> None:
         """POST /items/{id}/inactive"""
-        self._post(org, f"/items/{_seg(item_id)}/inactive")
+        self._post(org, f"/items/{_seg(books_id(item_id))}/inactive", scopes.BOOKS_SETTINGS_CREATE)
 
     def items_page(self, org: str, page: int) -> tuple[list[dict], bool]:
         """One page of GET /items?filter_by=Status.All: (items, has_more_page)."""
-        body = self._get(org, "/items", page=page, per_page=PER_PAGE, filter_by="Status.All")
+        body = self._get(
+            org, "/items", scopes.BOOKS_SETTINGS_READ, page=page, per_page=PER_PAGE, filter_by="Status.All"
+        )
         return body.get("items", []), bool(body.get("page_context", {}).get("has_more_page"))
 
     # --- invoices -------------------------------------------------------------------------
-    def invoice_create(self, org: str, payload: dict) -> dict:
-        """POST /invoices"""
-        return self._post(org, "/invoices", payload)["invoice"]
+    def invoice_create(self, org: str, payload: dict, *, send: bool = False) -> dict:
+        """POST /invoices (`send=true` emails it to the customer's contact persons as it is created)."""
+        params = {"send": "true"} if send else {}
+        return self._post(org, "/invoices", scopes.BOOKS_INVOICES_CREATE, payload, **params)["invoice"]
+
+    def invoice_mark_sent(self, org: str, invoice_id: str) -> None:
+        """POST /invoices/{id}/status/sent — a draft becomes sent, without an email."""
+        self._post(org, f"/invoices/{_seg(books_id(invoice_id))}/status/sent", scopes.BOOKS_INVOICES_CREATE)
 
     def invoice_get(self, org: str, invoice_id: str) -> dict:
         """GET /invoices/{id}"""
-        return self._get(org, f"/invoices/{_seg(invoice_id)}")["invoice"]
+        return self._get(org, f"/invoices/{_seg(books_id(invoice_id))}", scopes.BOOKS_INVOICES_READ)["invoice"]
 
     def invoices_by_reference(self, org: str, reference_number: str) -> list[dict]:
         """GET /invoices?reference_number=… (filtered again here: exact match is unconfirmed)."""
-        found = self._pages(org, "/invoices", "invoices", reference_number=reference_number)
+        found = self._pages(org, "/invoices", "invoices", scopes.BOOKS_INVOICES_READ, reference_number=reference_number)
         return [inv for inv in found if inv.get("reference_number") == reference_number]
 
     def invoices_modified_since(self, org: str, since: str) -> list[dict]:
         """GET /invoices?last_modified_time=… — every page."""
-        return list(self._pages(org, "/invoices", "invoices", last_modified_time=since))
+        return list(self._pages(org, "/invoices", "invoices", scopes.BOOKS_INVOICES_READ, last_modified_time=since))
 
     def invoice_payments(self, org: str, invoice_id: str) -> list[dict]:
         """GET /invoices/{id}/payments"""
-        return self._get(org, f"/invoices/{_seg(invoice_id)}/payments").get("payments", [])
+        path = f"/invoices/{_seg(books_id(invoice_id))}/payments"
+        return self._get(org, path, scopes.BOOKS_INVOICES_READ).get("payments", [])
 
     def invoice_credits_applied(self, org: str, invoice_id: str) -> list[dict]:
         """GET /invoices/{id}/creditsapplied"""
-        return self._get(org, f"/invoices/{_seg(invoice_id)}/creditsapplied").get("credits", [])
+        path = f"/invoices/{_seg(books_id(invoice_id))}/creditsapplied"
+        return self._get(org, path, scopes.BOOKS_INVOICES_READ).get("credits", [])
 
     # --- credit notes and payments ----------------------------------------------------------
     def creditnote_get(self, org: str, creditnote_id: str) -> dict:
-        """GET /creditnotes/{id}"""
-        return self._get(org, f"/creditnotes/{_seg(creditnote_id)}")["creditnote"]
+        """GET /creditnotes/{id} — the invoices it was raised against or applied to are in `invoices[]`."""
+        path = f"/creditnotes/{_seg(books_id(creditnote_id))}"
+        return self._get(org, path, scopes.BOOKS_CREDITNOTES_READ)["creditnote"]
 
     def creditnote_refunds(self, org: str, creditnote_id: str) -> list[dict]:
-        """GET /creditnotes/{id}/refunds"""
-        return self._get(org, f"/creditnotes/{_seg(creditnote_id)}/refunds").get("creditnote_refunds", [])
+        """GET /creditnotes/{id}/refunds — every page; rows carry `amount_fcy`/`amount_bcy`, not `amount`."""
+        path = f"/creditnotes/{_seg(books_id(creditnote_id))}/refunds"
+        return list(self._pages(org, path, "creditnote_refunds", scopes.BOOKS_CREDITNOTES_READ))
 
     def payment_get(self, org: str, payment_id: str) -> dict:
         """GET /customerpayments/{id}"""
-        return self._get(org, f"/customerpayments/{_seg(payment_id)}")["payment"]
-
-    # --- taxes ----------------------------------------------------------------------------
-    def taxes(self, org: str) -> list[dict]:
-        """GET /settings/taxes"""
-        return self._get(org, "/settings/taxes").get("taxes", [])
-
-    def tax_authorities(self, org: str) -> list[dict]:
-        """GET /settings/taxauthorities"""
-        return self._get(org, "/settings/taxauthorities").get("tax_authorities", [])
+        path = f"/customerpayments/{_seg(books_id(payment_id))}"
+        return self._get(org, path, scopes.BOOKS_CUSTOMERPAYMENTS_READ)["payment"]

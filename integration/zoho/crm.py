@@ -7,6 +7,7 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
+from integration.zoho import scopes
 from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
@@ -20,6 +21,7 @@ from integration.zoho.http import ZohoApiClient
 
 MAX_IDS = 100
 TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"}
+SCOPE_CODE = "OAUTH_SCOPE_MISMATCH"  # CRM names a missing scope outright: no refresh can help
 
 
 def crm_result(response: httpx.Response) -> dict:
@@ -69,9 +71,13 @@ class CrmClient(ZohoApiClient):
     def is_token_error(self, response: httpx.Response) -> bool:
         return json_body(response).get("code") in TOKEN_CODES or response.status_code == 401
 
+    def is_scope_error(self, response: httpx.Response) -> bool:
+        return json_body(response).get("code") == SCOPE_CODE
+
     def record_get(self, module: str, record_id: str) -> dict | None:
         """GET /{module}/{id} — None when there is no such record."""
-        data = crm_result(self.call("GET", f"/{module}/{quote(record_id, safe='')}")).get("data") or []
+        path = f"/{module}/{quote(record_id, safe='')}"
+        data = crm_result(self.call("GET", path, scope=scopes.crm_module(module, "READ"))).get("data") or []
         return data[0] if data else None
 
     def records_get(self, module: str, ids: list[str]) -> list[dict]:
@@ -79,7 +85,9 @@ class CrmClient(ZohoApiClient):
         records: list[dict] = []
         for start in range(0, len(ids), MAX_IDS):
             chunk = ids[start : start + MAX_IDS]
-            body = crm_result(self.call("GET", f"/{module}", params={"ids": ",".join(chunk)}))
+            body = crm_result(
+                self.call("GET", f"/{module}", scope=scopes.crm_module(module, "READ"), params={"ids": ",".join(chunk)})
+            )
             records.extend(body.get("data") or [])
         return records
 
@@ -89,7 +97,13 @@ class CrmClient(ZohoApiClient):
             self.call(
                 "PUT",
                 f"/{module}/{quote(record_id, safe='')}",
+                scope=scopes.crm_module(module, "UPDATE"),
                 json={"data": [{"id": record_id, **fields}], "trigger": []},
             )
         )
         return record_result((body.get("data") or [{}])[0])
+
+    def fields(self, module: str) -> list[dict]:
+        """GET /settings/fields?module={module}: every field's api_name, data_type, lookup/subform module…"""
+        body = crm_result(self.call("GET", "/settings/fields", scope=scopes.CRM_FIELDS_READ, params={"module": module}))
+        return body.get("fields") or []

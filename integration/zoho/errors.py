@@ -61,6 +61,21 @@ class ZohoTokenRevoked(ZohoAuthError):
     """The refresh token itself is revoked or wrong (`invalid_code`): a person must issue a new one."""
 
 
+class ZohoPermissionError(ZohoAuthError):
+    """Zoho refused a call even with a fresh access token: the grant lacks `scope`. Refreshing cannot help (and
+    Zoho rations refreshes); a person must add the scope, which means a new refresh token."""
+
+    def __init__(self, *, service: str, call: str, scope: str, code: int | str | None = None):
+        self.scope = scope
+        super().__init__(
+            f"{service} refused {call} even with a fresh access token: the Zoho connection lacks the scope {scope}. "
+            "Generate a new refresh token with every scope the setup guide lists (this one included) and set "
+            "ZOHO_REFRESH_TOKEN.",
+            code=code,
+            status=401,
+        )
+
+
 class ZohoRejected(ZohoError):
     """A permanent refusal (validation and the like); retrying the same request will not help."""
 

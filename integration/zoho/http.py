@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
-from integration.zoho.errors import ZohoRetryable
+from integration.zoho.errors import ZohoPermissionError, ZohoRetryable, json_body
 
 # Tests and the in-process sandbox swap the network for a transport here; production leaves it None.
 _transport: httpx.BaseTransport | None = None
@@ -80,11 +80,18 @@ def send(http: httpx.Client, request: httpx.Request, *, service: str) -> httpx.R
 
 
 class TokenSource(Protocol):
-    """What a client needs from OAuth: a valid access token, and a way to say one was refused."""
+    """What a client needs from OAuth: a valid access token, a way to say one was refused, and the scopes
+    Zoho refused even with a fresh token (so that no further refresh is spent on them)."""
 
     def get(self) -> str: ...
 
     def invalidate(self, token: str) -> None: ...
+
+    def scope_refused(self, scope: str) -> bool: ...
+
+    def refuse_scope(self, scope: str, call: str) -> None: ...
+
+    def scope_granted(self, scope: str) -> None: ...
 
 
 class ZohoApiClient:
@@ -109,11 +116,19 @@ class ZohoApiClient:
     def is_token_error(self, response: httpx.Response) -> bool:
         raise NotImplementedError
 
+    def is_scope_error(self, response: httpx.Response) -> bool:
+        """Zoho said outright that the grant lacks the scope (CRM does; Books answers like an expired token)."""
+        return False
+
     def before_send(self, params: dict | None) -> None:
         """Hook run before every request (Books takes a rate-limit slot here)."""
 
-    def call(self, method: str, path: str, *, params: dict | None = None, json: dict | None = None) -> httpx.Response:
-        """One API call; an expired/invalid token is refreshed once and the call retried once."""
+    def call(
+        self, method: str, path: str, *, scope: str, params: dict | None = None, json: dict | None = None
+    ) -> httpx.Response:
+        """One API call needing `scope`. A refused token is refreshed once and the call retried once; refused
+        again with the fresh token, it is a missing scope (`ZohoPermissionError`): remembered, so later calls
+        needing it spend no further refresh."""
         for attempt in (1, 2):
             token = self.tokens.get()
             self.before_send(params)
@@ -128,8 +143,17 @@ class ZohoApiClient:
                 },
             )
             response = send(self.http, request, service=self.service)
-            if attempt == 1 and response.status_code == 401 and self.is_token_error(response):
-                self.tokens.invalidate(token)
-                continue
+            if response.status_code == 401 and self.is_token_error(response):
+                refused = self.is_scope_error(response) or self.tokens.scope_refused(scope)
+                if attempt == 1 and not refused:
+                    self.tokens.invalidate(token)
+                    continue
+                what = f"{method} {request.url.path}"
+                self.tokens.refuse_scope(scope, what)
+                raise ZohoPermissionError(
+                    service=self.service, call=what, scope=scope, code=json_body(response).get("code")
+                )
+            if response.is_success:
+                self.tokens.scope_granted(scope)
             return response
         return response

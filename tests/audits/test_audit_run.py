@@ -324,7 +324,7 @@ def test_the_command_draws_a_progress_bar_on_a_terminal(sandbox, demo_config):
     call_command("audit_duplicates", "--org", "US-LLC", stdout=io.StringIO(), stderr=err)
     frames = err.getvalue().split("\r")
     assert frames[1].startswith("[") and "Reading the items — 200 items" in frames[1]
-    assert frames[-1].startswith("[" + "#" * 30 + "] 100% US-LLC: Done — 247 items, 9 customers, 3 Books calls")
+    assert frames[-1].startswith("[" + "#" * 30 + "] 100% US-LLC: Done — 247 items, 10 customers, 3 Books calls")
 
 
 def test_the_findings_come_a_page_at_a_time(client, demo_config):

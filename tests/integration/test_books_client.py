@@ -94,17 +94,17 @@ def test_a_missing_record_is_not_found(books):
 def test_rate_limits_are_retryable_with_or_without_retry_after(books, sandbox):
     sandbox.books_rate_limit_per_minute = 3
     for _ in range(3):
-        books.taxes(US_ORG)
+        books.organization_get(US_ORG)
     with pytest.raises(ZohoRateLimited) as excinfo:
-        books.taxes(US_ORG)
+        books.organization_get(US_ORG)
     assert excinfo.value.retryable and excinfo.value.code == 44 and excinfo.value.retry_after is None
     sandbox.books_send_retry_after = True
     with pytest.raises(ZohoRateLimited) as excinfo:
-        books.taxes(US_ORG)
+        books.organization_get(US_ORG)
     assert 0 < excinfo.value.retry_after <= 60
-    books.taxes(UK_ORG)  # the limit is per organization
+    books.organization_get(UK_ORG)  # the limit is per organization
     sandbox.clock.advance(61)
-    books.taxes(US_ORG)
+    books.organization_get(US_ORG)
 
 
 def test_server_errors_and_code_1000_are_retryable(books, sandbox):

@@ -126,7 +126,8 @@ def test_a_us_deal_is_unchanged(press, sandbox):
     _, reply = press(deal_id(1))
     invoice = invoice_of(sandbox, US_ORG, deal_id(1))
     assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
-    assert invoice["tax_authority_name"] == "BOE_CA" and "vat_treatment" not in invoice
+    authority = sandbox.orgs[US_ORG].authorities[invoice["tax_authority_id"]]
+    assert authority["tax_authority_name"] == "BOE_CA" and "vat_treatment" not in invoice
     assert {ln["tax_name"] for ln in invoice["line_items"]} == {"CA Sales Tax"}
 
 

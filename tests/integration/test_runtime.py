@@ -274,7 +274,7 @@ def test_the_zoho_sandbox_command_serves_the_demo_over_http(settings):
                 assert time.monotonic() < deadline and proc.poll() is None, "the sandbox did not start"
                 time.sleep(0.2)
         assert set(summary["organizations"]) == {US_ORG, "60002002", "60003003", "60004004"}
-        assert summary["crm"]["Deals"] == 15
+        assert summary["crm"]["Deals"] == 16
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
         assert "Generate Invoice" in page and "Lose webhooks" in page
         form = {

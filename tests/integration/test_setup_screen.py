@@ -10,9 +10,10 @@ import re
 import time
 
 import pytest
+from django.utils.html import escape
 
 from integration.models import InvoicePush
-from integration.setup_guide import deluge_function
+from integration.setup_guide import CRM_FIELDS, OAUTH_SCOPES, deluge_function
 from sandbox.demo import deal_id
 from tests.factories import UserFactory
 
@@ -79,7 +80,7 @@ def test_the_setup_screen_is_for_finance_admins_and_shows_no_secret(client, demo
     assert client.get("/setup/").status_code == 403
     client.force_login(UserFactory(groups=["finance-admin"]))
     page = client.get("/setup/").content.decode()
-    assert "invoice_bridge_secret" in page and "Books_Customer_Id" in page and "ZohoBooks.invoices.ALL" in page
+    assert "invoice_bridge_secret" in page and "Books_Customer_Id" in page and "ZohoBooks.invoices.CREATE" in page
     assert f"{settings.PUBLIC_BASE_URL}/api/books/webhook/60003003/" in page and "X-Webhook-Token" in page
     for secret in (
         settings.CRM_BUTTON_SECRET,
@@ -88,3 +89,70 @@ def test_the_setup_screen_is_for_finance_admins_and_shows_no_secret(client, demo
         "sandbox-zapikey",
     ):
         assert secret not in page
+
+
+# The scopes each endpoint's Zoho document names in its `security` block (Books OpenAPI documents: contacts.yml,
+# items.yml, taxes.yml, organizations.yml, currency.yml, invoices.yml, credit-notes.yml, customer-payments.yml;
+# CRM: ZohoCRM.modules.{module}.{operation}, and ZohoCRM.settings.fields.READ for field metadata).
+DOCUMENTED_SCOPES = [
+    "ZohoBooks.contacts.CREATE",  # POST /contacts, POST /contacts/{id}/active|inactive
+    "ZohoBooks.contacts.READ",  # GET /contacts, GET /contacts/{id}
+    "ZohoBooks.creditnotes.READ",  # GET /creditnotes/{id}, GET /creditnotes/{id}/refunds
+    "ZohoBooks.customerpayments.READ",  # GET /customerpayments/{id}
+    "ZohoBooks.invoices.CREATE",  # POST /invoices, POST /invoices/{id}/status/sent
+    "ZohoBooks.invoices.READ",  # GET /invoices, /invoices/{id}, /payments, /creditsapplied
+    "ZohoBooks.settings.CREATE",  # POST /items, POST /items/{id}/active|inactive
+    "ZohoBooks.settings.READ",  # GET /items, /organizations/{id}, /settings/taxes|taxauthorities|currencies
+    "ZohoCRM.modules.accounts.READ",
+    "ZohoCRM.modules.accounts.UPDATE",  # Books_Customer_Id
+    "ZohoCRM.modules.deals.READ",
+    "ZohoCRM.modules.deals.UPDATE",  # Invoice_*, Payment_Status, the amounts
+    "ZohoCRM.modules.products.READ",
+    "ZohoCRM.modules.products.UPDATE",  # Books_Item_Id
+    "ZohoCRM.settings.fields.READ",  # zoho_check
+]
+
+
+def test_the_setup_guide_asks_for_exactly_the_documented_scopes(client, demo_config):
+    assert OAUTH_SCOPES == DOCUMENTED_SCOPES
+    assert not [s for s in OAUTH_SCOPES if s.startswith("ZohoBooks.items")]  # Books has no items scope family
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get("/setup/").content.decode()
+    assert ",".join(DOCUMENTED_SCOPES) in page  # written out in full, ready to paste
+
+
+def test_the_setup_screen_lists_every_crm_field_and_the_products_subform(client, demo_config):
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get("/setup/").content.decode()
+    for field in CRM_FIELDS:
+        assert f"<td>{field.module}</td><td><code>{field.api_name}</code></td><td>{escape(field.kind)}</td>" in page
+    assert "add a <b>subform</b> to the Deals layout with the field API name <code>Products</code>" in page
+    for column, kind in (("Product", "Lookup to Products"), ("Quantity", "Number or Decimal"), ("Tax", "Percent")):
+        assert f"<td><code>{column}</code></td><td>{kind}</td>" in page
+    assert "Written_Off_Amount" in page and "Written Off" in page
+
+
+def test_the_button_url_must_be_the_public_https_address(client, demo_config, settings):
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    settings.PUBLIC_BASE_URL = "http://localhost:8000"
+    page = client.get("/setup/").content.decode()
+    assert "Not reachable from Zoho:" in page and "not an https:// address" in page
+    settings.PUBLIC_BASE_URL = "https://bridge.example.com"
+    page = client.get("/setup/").content.decode()
+    assert "Not reachable from Zoho" not in page
+    assert escape('url: "https://bridge.example.com/api/crm/generate-invoice/"') in page
+
+
+def test_the_deluge_function_is_a_copyable_monospace_block(client, demo_config):
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get("/setup/").content.decode()
+    assert '<button type="button" class="copy" data-copy="deluge-function">' in page
+    assert '<pre class="code" id="deluge-function"' in page and "/static/js/copy.js" in page
+    css = (settings_base_dir() / "static" / "css" / "app.css").read_text()
+    assert "pre.code {" in css and "monospace" in css.split("pre.code {")[1].split("}")[0]
+
+
+def settings_base_dir():
+    from django.conf import settings
+
+    return settings.BASE_DIR

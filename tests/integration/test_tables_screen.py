@@ -185,7 +185,7 @@ def test_the_admin_edits_the_tables_with_the_same_checks(client, demo_config):
     assert good.status_code == 302 and TaxRule.objects.filter(country="US", state="TX", tax_authority="TX_CPA").exists()
     taken = client.post(
         "/admin/integration/legalentity/add/",
-        {"code": "DUP", "name": "Dup", "books_org_id": "60001001", "active": "on"},
+        {"code": "DUP", "name": "Dup", "books_org_id": "60001001", "invoice_delivery": "draft", "active": "on"},
     )
     assert taken.status_code == 200 and "already belongs to legal entity US-LLC" in taken.content.decode()
     assert not LegalEntity.objects.filter(code="DUP").exists()
@@ -196,6 +196,9 @@ def test_finance_checks_the_tax_map_against_books(finance, demo_config, sandbox)
     assert "US-LLC — US/CA: BOE_CA has taxes at 7.25 %." in page
     TaxRule.objects.filter(state="NY").update(tax_authority="NO_SUCH")
     page = finance.post("/tables/entities/US-LLC/check-taxes/", follow=True).content.decode()
-    assert "US/NY: Acme Widgets LLC has no tax under the authority NO_SUCH." in page
+    assert (
+        "tax map US/NY: Acme Widgets LLC has no active tax under the tax authority NO_SUCH "
+        "(its authorities: BOE_CA, CA_DISTRICTS, NYS_DTF, WA_DOR); correct the row&#x27;s tax_authority." in page
+    )
     page = finance.post("/tables/entities/UK-LTD/check-taxes/", follow=True).content.decode()
     assert "GB: treatment uk; Acme Widgets Ltd offers taxes at 0 %, 20 %, 5 %." in page

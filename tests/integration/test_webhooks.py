@@ -139,12 +139,8 @@ def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
 
 def credit_note(api, invoice: dict, amount: int) -> dict:
     """Raise a credit note in Books against the invoice (credit notes never come from CRM)."""
-    body = {
-        "customer_id": invoice["customer_id"],
-        "invoice_id": invoice["invoice_id"],
-        "line_items": [{"name": "Goodwill credit", "rate": amount}],
-    }
-    return api("POST", "/creditnotes", body)["creditnote"]
+    body = {"customer_id": invoice["customer_id"], "line_items": [{"name": "Goodwill credit", "rate": amount}]}
+    return api("POST", "/creditnotes", body, query={"invoice_id": invoice["invoice_id"]})["creditnote"]
 
 
 def _books_api(sandbox):
@@ -152,17 +148,26 @@ def _books_api(sandbox):
 
     from sandbox import SandboxTransport
 
+    from sandbox.state import FULL_ACCESS
+
+    # A person working in Books (credit notes and refunds originate there), on a connection of their own.
+    sandbox.refresh_tokens["books-user-refresh-token"] = {
+        "client_id": "sandbox-client-id",
+        "revoked": False,
+        "scopes": list(FULL_ACCESS),
+    }
     http = httpx.Client(transport=SandboxTransport(sandbox), base_url=sandbox.base_url)
     form = {
         "grant_type": "refresh_token",
         "client_id": "sandbox-client-id",
         "client_secret": "sandbox-client-secret",
-        "refresh_token": "sandbox-refresh-token",
+        "refresh_token": "books-user-refresh-token",
     }
     http.headers["Authorization"] = "Zoho-oauthtoken " + http.post("/oauth/v2/token", data=form).json()["access_token"]
 
-    def call(method, path, body=None):
-        resp = http.request(method, f"/books/v3{path}", params={"organization_id": US_ORG}, json=body)
+    def call(method, path, body=None, query=None):
+        params = {"organization_id": US_ORG, **(query or {})}
+        resp = http.request(method, f"/books/v3{path}", params=params, json=body)
         assert resp.status_code in (200, 201), resp.text
         return resp.json()
 
@@ -526,4 +531,4 @@ def test_the_home_strip_shows_what_is_owed_per_currency(hooks, invoice, client):
     assert (sync.currency, sync.total, sync.balance) == ("USD", invoice["total"], invoice["total"] - 100)
     client.force_login(UserFactory(groups=["reviewer"]))
     page = client.get("/").content.decode()
-    assert f"USD: <b>{sync.balance:,.2f}</b> unpaid, of which <b>0.00</b> overdue" in page
+    assert f"<b>{sync.balance:,.2f} USD</b> unpaid, of which <b>0.00 USD</b> overdue" in page

@@ -79,11 +79,11 @@ def test_concurrent_processes_share_one_refresh(http_sandbox, settings):
 @pytest.mark.django_db
 def test_an_expired_token_is_refreshed_once_and_the_call_retried(sandbox):
     books = BooksClient()
-    books.taxes(US_ORG)
+    books.organization_get(US_ORG)
     sandbox.clock.advance(3601)  # Zoho's clock: the token is dead, ours has not noticed
-    assert books.taxes(US_ORG)  # 401 code 57 → refresh → retry succeeds
+    assert books.organization_get(US_ORG)  # 401 code 57 → refresh → retry succeeds
     assert sandbox.token_refreshes == 2
-    assert [c["status"] for c in sandbox.calls_to("GET", "/settings/taxes")] == [200, 401, 200]
+    assert [c["status"] for c in sandbox.calls_to("GET", "/organizations/")] == [200, 401, 200]
 
 
 @pytest.mark.django_db

@@ -136,7 +136,14 @@ def new_customer(api, name="Test Customer", org=US):
 
 
 def taxes(api, org=US):
-    return {t["tax_name"]: t for t in books(api, "GET", "/settings/taxes", org=org).json()["taxes"]}
+    """Every page of the organization's taxes, by name."""
+    rows, page = [], 1
+    while True:
+        body = books(api, "GET", "/settings/taxes", org=org, params={"page": page}).json()
+        rows += body["taxes"]
+        if not body["page_context"]["has_more_page"]:
+            return {t["tax_name"]: t for t in rows}
+        page += 1
 
 
 def an_item(api, org=US):
@@ -272,26 +279,27 @@ def test_credit_notes_apply_and_refund(api):
         api,
         "POST",
         "/creditnotes",
-        json={
-            "customer_id": customer["contact_id"],
-            "invoice_id": inv["invoice_id"],
-            "line_items": [{"name": "Goodwill", "rate": 30}],
-        },
+        params={"invoice_id": inv["invoice_id"]},  # credit-notes.yml: a query parameter
+        json={"customer_id": customer["contact_id"], "line_items": [{"name": "Goodwill", "rate": 30}]},
     ).json()["creditnote"]
-    assert (note["creditnote_number"], note["status"], note["balance"], note["invoice_id"]) == (
-        "CN-00001",
-        "open",
-        30,
-        inv["invoice_id"],
-    )
+    assert (note["creditnote_number"], note["status"], note["balance"]) == ("CN-00001", "open", 30)
+    # The invoice it was raised against is in invoices[]; there is no top-level invoice_id, nor (in the detail)
+    # a last_modified_time: created_time and updated_time instead.
+    assert note["invoices"] == [{"invoice_id": inv["invoice_id"], "invoice_number": inv["invoice_number"], "amount": 0}]
+    assert "invoice_id" not in note and "last_modified_time" not in note and note["updated_time"]
     refund = books(
         api, "POST", f"/creditnotes/{note['creditnote_id']}/refunds", json={"amount": 30, "date": "2026-11-25"}
     )
-    assert refund.status_code == 201
+    assert refund.status_code == 200 and refund.json()["creditnote_refund"]["amount"] == 30
     closed = books(api, "GET", f"/creditnotes/{note['creditnote_id']}").json()["creditnote"]
     assert (closed["status"], closed["balance"]) == ("closed", 0)
     refunds = books(api, "GET", f"/creditnotes/{note['creditnote_id']}/refunds").json()["creditnote_refunds"]
-    assert [r["amount"] for r in refunds] == [30]
+    # List rows carry amount_fcy (the credit note's currency) and amount_bcy (the base currency), never amount.
+    assert [(r["amount_fcy"], r["amount_bcy"]) for r in refunds] == [(30, 30)] and "amount" not in refunds[0]
+    one = books(api, "GET", f"/creditnotes/{note['creditnote_id']}/refunds/{refunds[0]['creditnote_refund_id']}")
+    assert one.json()["creditnote_refund"]["amount"] == 30
+    listed = books(api, "GET", "/creditnotes").json()["creditnotes"]
+    assert listed[0]["last_modified_time"] and "invoices" not in listed[0]
 
 
 def test_a_credit_applied_to_an_unpaid_invoice_reduces_its_balance(api):

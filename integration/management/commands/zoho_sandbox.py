@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from integration.setup_guide import OAUTH_SCOPES
 from sandbox import FIDELITY, Sandbox, serve
 
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             clients=clients,
             refresh_tokens=refresh,
             cliq_zapikey=zapikey,
+            scopes=OAUTH_SCOPES,  # the demo grants exactly what the setup guide lists
             demo=not empty,
         )
         sandbox.webhook_url = webhook_url
