@@ -5,11 +5,11 @@ edition wants it (taxes.py). Every problem is collected, in plain words, so the 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from integration.editions import INDIA_STATES, india_state_code
 from integration.models import LegalEntity
+from integration.money import as_decimal
 from integration.normalize import normalize_country, normalize_sku, normalize_state
 from integration.services.currencies import currency_plan
 from integration.services.customers import currency_mismatch, customer_to_use
@@ -27,16 +27,6 @@ class PushBlocked(Exception):
         self.deal_name = deal_name
         self.entity = entity
         super().__init__("; ".join(reasons))
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() else None
 
 
 def _percent(value: Decimal) -> str:
@@ -104,9 +94,9 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
             continue
         name = str(product.get("Product_Name") or label)
         sku = str(product.get("Product_Code") or "").strip()
-        quantity = _decimal(row.get("Quantity"))
-        rate = _decimal(row.get("Unit_Price") if row.get("Unit_Price") is not None else product.get("Unit_Price"))
-        tax = _decimal(row.get("Tax") or 0)
+        quantity = as_decimal(row.get("Quantity"))
+        rate = as_decimal(row.get("Unit_Price") if row.get("Unit_Price") is not None else product.get("Unit_Price"))
+        tax = as_decimal(row.get("Tax") or 0)
         if not normalize_sku(sku):
             reasons.append(f"Product “{name}” has no Product_Code (SKU), so it cannot be matched to a Books item.")
         if quantity is None or quantity <= 0:
@@ -115,7 +105,7 @@ def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient 
             reasons.append(f"Line {n} ({name}) has unit price {row.get('Unit_Price')!r}; it must be 0 or more.")
         if tax is None or tax < 0:
             reasons.append(f"Line {n} ({name}) has tax {row.get('Tax')!r}; it must be a percentage, 0 or more.")
-        list_price = _decimal(product.get("Unit_Price"))
+        list_price = as_decimal(product.get("Unit_Price"))
         lines.append(
             {
                 "row_id": str(row.get("id") or n),

@@ -1,5 +1,6 @@
-"""The steps of a push attempt — plan, customer, items, invoice, stamp — each Zoho call written to the
-timeline before it is made and completed after, so a crash always leaves a row that says where it stopped."""
+"""The steps of a push attempt — plan, customer (in `customer_step.py`), items, invoice, send, stamp — each Zoho
+call written to the timeline before it is made and completed after, so a crash always leaves a row that says
+where it stopped."""
 
 from __future__ import annotations
 
@@ -16,24 +17,20 @@ from django.utils import timezone
 
 from audits.matching import (
     PushNeedsDecision,
-    customer_choice,
-    customer_search_term,
-    describe_customers,
     describe_items,
     item_choice,
     items_exact,
     items_near,
 )
 from audits.models import DuplicateFlag
-from integration.editions import GCC
-from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity, PushEvent
-from integration.normalize import normalize_name, normalize_sku
+from integration.models import InvoicePush, ItemLink, LegalEntity, PushEvent
+from integration.normalize import normalize_sku
 from integration.redaction import redact_text
 from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
-from integration.services.customers import currency_mismatch, customer_search, valid_books_id
+from integration.services.customer_step import CustomerStep
 from integration.services.entities import organization_today
 from integration.services.fence import create_heartbeat, invoice_record
-from integration.services.planning import PushBlocked, deal_plan
+from integration.services.planning import deal_plan
 from integration.services.timeline import push_event
 from integration.services.webhooks import parked_release
 from integration.zoho.books import BooksClient
@@ -42,7 +39,6 @@ from integration.zoho.errors import (
     HoldBack,
     ZohoAuthError,
     ZohoError,
-    ZohoNotFound,
     ZohoRateLimited,
     ZohoRejected,
 )
@@ -69,7 +65,7 @@ class NeedsReview(Exception):
     """The worker planned the push and found it needs review first."""
 
 
-class PushAttempt:
+class PushAttempt(CustomerStep):
     """One attempt at one push, holding its lease."""
 
     def __init__(self, push: InvoicePush, lease: uuid.UUID):
@@ -171,51 +167,6 @@ class PushAttempt:
         if entity.require_review:
             raise NeedsReview()
 
-    def step_customer(self) -> None:
-        self.set_step(Step.CUSTOMER)
-        account = self.push.plan["account"]
-        link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
-        if link is not None:
-            contact = {"contact_id": link.books_contact_id, "contact_name": link.contact_name}
-            contact["currency_code"] = link.currency_code or self._customer_currency(link)
-            self._customer_currency_check(contact)
-        else:
-            contact, created = self._customer_find_or_create(account)
-            CustomerLink.objects.get_or_create(
-                organization_id=self.org,
-                crm_account_id=account["id"],
-                defaults={
-                    "books_contact_id": contact["contact_id"],
-                    "contact_name": contact["contact_name"],
-                    "currency_code": str(contact.get("currency_code") or "")[:3],
-                    "created_in_books": created,
-                },
-            )
-        contact_id = contact["contact_id"]
-        self.push.plan["customer_id"] = contact_id
-        self.save_plan()
-        if account.get("books_customer_id") != contact_id:
-            self.check_lease()
-            with self.zoho_call(f"Stamp Books_Customer_Id on CRM Account “{account['name']}”"):
-                self.crm.record_update("Accounts", account["id"], {"Books_Customer_Id": contact_id})
-            self.push.plan["account"]["books_customer_id"] = contact_id
-            self.save_plan()
-
-    def _customer_currency(self, link: CustomerLink) -> str:
-        """The linked customer's currency, read once from Books for a link made before currencies were kept."""
-        with self.zoho_call(f"Read Books customer “{link.contact_name}” for its currency"):
-            code = str(self.books.contact_get(self.org, link.books_contact_id).get("currency_code") or "")[:3]
-        CustomerLink.objects.filter(pk=link.pk).update(currency_code=code)
-        return code
-
-    def _customer_currency_check(self, contact: dict) -> None:
-        """Block (before anything is written) a deal whose currency is not its customer's."""
-        problem = currency_mismatch(
-            contact=contact, currency=self._currency()["code"], account_name=self.push.plan["account"]["name"]
-        )
-        if problem:
-            raise PushBlocked([problem], deal_name=self.push.deal_name)
-
     def _currency(self) -> dict:
         """The plan's currency; a plan made before currencies were planned is in the organization's base currency."""
         entity = self.push.legal_entity
@@ -226,83 +177,6 @@ class PushAttempt:
             "base": True,
             "exchange_rate": "1",
         }
-
-    def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
-        if valid_books_id(account.get("books_customer_id")):
-            with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
-                contact = self.books.contact_get(self.org, account["books_customer_id"])
-                if contact.get("contact_type", "customer") == "customer":
-                    return self._customer_adopt(contact), False
-        found = self._customer_search(account["name"])
-        if found:
-            return self._customer_adopt(found), False
-        with creation_lock("customer", self.org, normalize_name(account["name"])):
-            found = self._customer_search(account["name"], again=True)  # fresh look inside the lock
-            if found:
-                return self._customer_adopt(found), False
-            currency = self._currency()
-            payload = {
-                "contact_name": account["name"],
-                "company_name": account["name"],
-                "contact_type": "customer",
-                "billing_address": {
-                    "state": account.get("billing_state", ""),
-                    "country": account.get("billing_country", ""),
-                },
-                **({"currency_id": currency["id"]} if currency.get("id") else {}),
-                **self._customer_tax_fields(),
-            }
-            self.check_lease()
-            try:
-                with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
-                    return self.books.contact_create(self.org, payload), True
-            except ZohoRejected as exc:
-                if exc.code != 3062:
-                    raise
-                # Books wants contact names unique, vendors included: a vendor (never adopted) holds the name.
-                raise ZohoRejected(
-                    f"Books already has a contact named “{account['name']}” that is not a customer (a vendor), and "
-                    "contact names must be unique in Books. Rename the vendor in Books, or set the Account's "
-                    "Books_Customer_Id to the customer to use, then replay.",
-                    code=exc.code,
-                    status=exc.status,
-                ) from None
-
-    def _customer_tax_fields(self) -> dict:
-        """A new customer carries the invoice's treatment (and its place: in India `place_of_contact`, in the GCC
-        `country_code`), so Books' own screens agree with the invoice."""
-        tax = self.push.plan.get("tax") or {}
-        fields = {}
-        if tax.get("treatment_field") and tax.get("treatment"):
-            fields[tax["treatment_field"]] = tax["treatment"]
-        if tax.get("place_of_supply"):
-            fields["country_code" if tax.get("edition") == GCC else "place_of_contact"] = tax["place_of_supply"]
-        return fields
-
-    def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
-        term = customer_search_term(name)
-        with self.zoho_call(
-            f"Search Books customers by contact and company name for “{term}”"
-            + (" again, holding the creation lock" if again else "")
-        ):
-            matches = customer_search(self.books, self.org, name)
-        merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
-        matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches
-        if len(matches) > 1:
-            raise PushNeedsDecision(
-                f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "
-                "Link the Account to one of them (or keep one on the Duplicates screen), then replay.",
-                decisions=[customer_choice(name, matches)],
-            )
-        return matches[0] if matches else None
-
-    def _customer_adopt(self, contact: dict) -> dict:
-        self._customer_currency_check(contact)  # before reactivating it: nothing written for a blocked deal
-        if contact.get("status") == "inactive":
-            self.check_lease()
-            with self.zoho_call(f"Reactivate Books customer “{contact['contact_name']}”"):
-                self.books.contact_mark_active(self.org, contact["contact_id"])
-        return contact
 
     def step_items(self) -> None:
         self.set_step(Step.ITEMS)

@@ -1,0 +1,143 @@
+"""The customer step of a push attempt (CONTRACT.md §5): the Books customer for the deal's CRM Account — our
+link, else the Account's Books_Customer_Id, else one found by contact or company name (never a vendor), else
+one created under a lock after a fresh search — in the deal's currency, with the Account stamped.
+
+A part of `PushAttempt` (`steps.py`): it uses the attempt's clients, plan, timeline and lease."""
+
+from __future__ import annotations
+
+import contextlib
+
+from audits.matching import PushNeedsDecision, customer_choice, customer_search_term, describe_customers
+from audits.models import DuplicateFlag
+from integration.editions import GCC
+from integration.models import CustomerLink, InvoicePush
+from integration.normalize import normalize_name
+from integration.services.catalog import creation_lock
+from integration.services.customers import currency_mismatch, customer_search, valid_books_id
+from integration.services.planning import PushBlocked
+from integration.zoho.errors import ZohoNotFound, ZohoRejected
+
+
+class CustomerStep:
+    def step_customer(self) -> None:
+        self.set_step(InvoicePush.Step.CUSTOMER)
+        account = self.push.plan["account"]
+        link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
+        if link is not None:
+            contact = {"contact_id": link.books_contact_id, "contact_name": link.contact_name}
+            contact["currency_code"] = link.currency_code or self._customer_currency(link)
+            self._customer_currency_check(contact)
+        else:
+            contact, created = self._customer_find_or_create(account)
+            CustomerLink.objects.get_or_create(
+                organization_id=self.org,
+                crm_account_id=account["id"],
+                defaults={
+                    "books_contact_id": contact["contact_id"],
+                    "contact_name": contact["contact_name"],
+                    "currency_code": str(contact.get("currency_code") or "")[:3],
+                    "created_in_books": created,
+                },
+            )
+        contact_id = contact["contact_id"]
+        self.push.plan["customer_id"] = contact_id
+        self.save_plan()
+        if account.get("books_customer_id") != contact_id:
+            self.check_lease()
+            with self.zoho_call(f"Stamp Books_Customer_Id on CRM Account “{account['name']}”"):
+                self.crm.record_update("Accounts", account["id"], {"Books_Customer_Id": contact_id})
+            self.push.plan["account"]["books_customer_id"] = contact_id
+            self.save_plan()
+
+    def _customer_currency(self, link: CustomerLink) -> str:
+        """The linked customer's currency, read once from Books for a link made before currencies were kept."""
+        with self.zoho_call(f"Read Books customer “{link.contact_name}” for its currency"):
+            code = str(self.books.contact_get(self.org, link.books_contact_id).get("currency_code") or "")[:3]
+        CustomerLink.objects.filter(pk=link.pk).update(currency_code=code)
+        return code
+
+    def _customer_currency_check(self, contact: dict) -> None:
+        """Block (before anything is written) a deal whose currency is not its customer's."""
+        problem = currency_mismatch(
+            contact=contact, currency=self._currency()["code"], account_name=self.push.plan["account"]["name"]
+        )
+        if problem:
+            raise PushBlocked([problem], deal_name=self.push.deal_name)
+
+    def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
+        if valid_books_id(account.get("books_customer_id")):
+            with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
+                contact = self.books.contact_get(self.org, account["books_customer_id"])
+                if contact.get("contact_type", "customer") == "customer":
+                    return self._customer_adopt(contact), False
+        found = self._customer_search(account["name"])
+        if found:
+            return self._customer_adopt(found), False
+        with creation_lock("customer", self.org, normalize_name(account["name"])):
+            found = self._customer_search(account["name"], again=True)  # fresh look inside the lock
+            if found:
+                return self._customer_adopt(found), False
+            currency = self._currency()
+            payload = {
+                "contact_name": account["name"],
+                "company_name": account["name"],
+                "contact_type": "customer",
+                "billing_address": {
+                    "state": account.get("billing_state", ""),
+                    "country": account.get("billing_country", ""),
+                },
+                **({"currency_id": currency["id"]} if currency.get("id") else {}),
+                **self._customer_tax_fields(),
+            }
+            self.check_lease()
+            try:
+                with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
+                    return self.books.contact_create(self.org, payload), True
+            except ZohoRejected as exc:
+                if exc.code != 3062:
+                    raise
+                # Books wants contact names unique, vendors included: a vendor (never adopted) holds the name.
+                raise ZohoRejected(
+                    f"Books already has a contact named “{account['name']}” that is not a customer (a vendor), and "
+                    "contact names must be unique in Books. Rename the vendor in Books, or set the Account's "
+                    "Books_Customer_Id to the customer to use, then replay.",
+                    code=exc.code,
+                    status=exc.status,
+                ) from None
+
+    def _customer_tax_fields(self) -> dict:
+        """A new customer carries the invoice's treatment (and its place: in India `place_of_contact`, in the GCC
+        `country_code`), so Books' own screens agree with the invoice."""
+        tax = self.push.plan.get("tax") or {}
+        fields = {}
+        if tax.get("treatment_field") and tax.get("treatment"):
+            fields[tax["treatment_field"]] = tax["treatment"]
+        if tax.get("place_of_supply"):
+            fields["country_code" if tax.get("edition") == GCC else "place_of_contact"] = tax["place_of_supply"]
+        return fields
+
+    def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
+        term = customer_search_term(name)
+        with self.zoho_call(
+            f"Search Books customers by contact and company name for “{term}”"
+            + (" again, holding the creation lock" if again else "")
+        ):
+            matches = customer_search(self.books, self.org, name)
+        merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
+        matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches
+        if len(matches) > 1:
+            raise PushNeedsDecision(
+                f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "
+                "Link the Account to one of them (or keep one on the Duplicates screen), then replay.",
+                decisions=[customer_choice(name, matches)],
+            )
+        return matches[0] if matches else None
+
+    def _customer_adopt(self, contact: dict) -> dict:
+        self._customer_currency_check(contact)  # before reactivating it: nothing written for a blocked deal
+        if contact.get("status") == "inactive":
+            self.check_lease()
+            with self.zoho_call(f"Reactivate Books customer “{contact['contact_name']}”"):
+                self.books.contact_mark_active(self.org, contact["contact_id"])
+        return contact
