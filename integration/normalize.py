@@ -70,6 +70,20 @@ def normalize_country(value: str | None) -> str | None:
     return None
 
 
+# The English names people write where ISO's differ (ISO calls Dubai "Dubayy").
+_STATE_ALIASES = {
+    "AE": {
+        "Abu Dhabi": "AZ",
+        "Ajman": "AJ",
+        "Dubai": "DU",
+        "Fujairah": "FU",
+        "Ras al Khaimah": "RK",
+        "Sharjah": "SH",
+        "Umm al Quwain": "UQ",
+    },
+}
+
+
 @functools.cache
 def _subdivisions(country: str) -> dict[str, str]:
     """Map folded code and folded name → subdivision code (without the `US-` prefix)."""
@@ -79,6 +93,8 @@ def _subdivisions(country: str) -> dict[str, str]:
         index[_fold(short)] = short
         index[_fold(sub.code)] = short
         index.setdefault(_fold(sub.name), short)
+    for name, short in _STATE_ALIASES.get(country, {}).items():
+        index.setdefault(_fold(name), short)
     return index
 
 

@@ -533,7 +533,7 @@ def item_create(sb: SandboxState, req: Request, org: Org) -> Response:
         product_type=product_type,
         tax=tax,
     )
-    return Response(201, envelope("The item has been added.", item=item))
+    return Response(201, envelope("The item has been added.", item=public_item(item)))
 
 
 def new_item(
@@ -569,9 +569,14 @@ def new_item(
     return item
 
 
+def public_item(item: dict) -> dict:
+    """items.yml's item-response: no created or modified time (the sandbox keeps them for itself)."""
+    return {k: v for k, v in item.items() if k not in ("created_time", "last_modified_time")}
+
+
 def item_get(sb: SandboxState, req: Request, org: Org, item_id: str) -> Response:
     item = org.items.get(item_id)
-    return Response(200, envelope(item=item)) if item else not_found("Item")
+    return Response(200, envelope(item=public_item(item))) if item else not_found("Item")
 
 
 def item_update(sb: SandboxState, req: Request, org: Org, item_id: str) -> Response:
@@ -590,7 +595,7 @@ def item_update(sb: SandboxState, req: Request, org: Org, item_id: str) -> Respo
         if key in data:
             item[key] = str(data[key] or "")
     touch(sb, item)
-    return Response(200, envelope("The item details have been updated.", item=item))
+    return Response(200, envelope("The item details have been updated.", item=public_item(item)))
 
 
 def item_status(sb: SandboxState, req: Request, org: Org, item_id: str, status: str) -> Response:

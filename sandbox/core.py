@@ -47,12 +47,33 @@ invoice_url, no idempotency on POST /invoices; CRM v2–v8 paths, {"data": [...]
 records, per-record errors inside data[] (INVALID_DATA, RECORD_LOCKED), INVALID_TOKEN 401; Cliq channel
 messages answered 204; payments, credit notes and refunds that move invoice and credit-note status and
 fire "Default payload" webhooks with a custom token header.
+Also from the documents: OAuth scopes per call (each Books call needs its module's scope — item create and
+reactivate need ZohoBooks.settings.CREATE, marking an invoice sent or writing it off ZohoBooks.invoices.CREATE; each
+CRM call its ZohoCRM.modules.<module>.<READ|UPDATE>, field metadata ZohoCRM.settings.fields.READ), a Books call
+without its scope refused like an expired token (401/57), a CRM one with 401 OAUTH_SCOPE_MISMATCH; contacts'
+search_text matching the contact name (and notes), contact_name_contains / company_name_contains, vendors in the
+same list unless contact_type=customer; list rows carrying only the documented list fields (no created/modified
+times on items, no detail-only fields on contacts, invoices or credit notes); every tax on paginated pages;
+currencies (GET /settings/currencies) with their price_precision and exchange rate; invoices in the customer's
+currency with an exchange_rate off the base currency, dated by the request or by the organization's own day,
+rounded half-up to the currency's places, sent with ?send=true or POST /status/sent, written off
+(write_off_amount, balance 0) and the write-off cancelled; credit notes raised against an invoice named in their
+invoices[] (the invoice_id goes in the query string), updated_time on detail; refund list rows with
+amount_bcy/amount_fcy and no amount; CRM field metadata (data_type, lookup.module.api_name, a subform's
+associated_module.module, pick_list_values); the GCC editions (tax_treatment, place of supply as the contact's
+country_code, dz treatments in the UAE only); Mexico, Kenya and South Africa tax_treatment words.
 Simplified or assumed (unconfirmed publicly): duplicate contact names rejected (code 3062) and duplicate
 item names rejected (code 1001); reference_number filter is exact; only accepted calls count toward the
 per-minute window; payments on draft invoices are refused; partially paid invoices stay partially_paid
 when past due; CRM credit limits are not modelled (inject 429s with a fault instead); a tax field from
 another edition, a missing treatment or place of supply on a taxed invoice, and a line tax that does not fit
-the supply are refused (Zoho does not document its answer; the sandbox takes the harsher one).
+the supply are refused (Zoho does not document its answer; the sandbox takes the harsher one); a tax list row
+carries `status` (active/inactive) although taxes.yml lists no such field — the bridge skips inactive ones when
+it is there and takes every row when it is not; the organization's time_zone is given as Books' abbreviation
+("PST") or an IANA name; an invoice in a foreign currency without exchange_rate is refused, as is one whose
+currency_id differs from its customer's; ?send=true for a contact with no email is refused (code 4); the
+status after a write-off is "paid" with write_off_amount set; a refund's webhook payload is the refund detail;
+the organization's day follows its time zone from the sandbox clock.
 """
 
 

@@ -5,8 +5,11 @@ Organization ids match demo/legal_entities.csv; authorities and treatments match
 foot-gun is here on purpose: taxes without an authority at the same rate as the right ones (US, Canada),
 GST components that are never valid alone and a state whose Books code differs from ISO (India), item SKUs that
 differ only by spacing, case, dash or Unicode look-alikes, an inactive item, a customer that the
-native connector already created from a Contact under a slightly different name, filler items so the
-item list spans two pages, and deals that must be refused.
+native connector already created from a Contact under a slightly different name, a customer the connector
+named after the Contact person (found by its company name), a vendor with the same name as an Account, filler
+items so the item list spans two pages, district taxes so the US tax list spans two pages, an inactive tax at
+the right rate, a second currency (EUR) with its own deal, organizations in their own time zones, and deals
+that must be refused.
 
 The catalogue also holds duplicates already in Books, for the duplicate audit to find (and nothing else it
 should flag): `AUDIT_ITEM_GROUPS` and `AUDIT_CUSTOMER_GROUPS` name them, one group per kind the matching handles.

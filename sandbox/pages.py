@@ -68,7 +68,7 @@ def home_page(sb: SandboxState) -> Response:
                     f"<tr><td>{html.escape(org.name)}</td><td>{inv['invoice_number']}</td>"
                     f"<td>{html.escape(inv['customer_name'])}</td><td>{inv['reference_number']}</td>"
                     f"<td>{inv['total']} {inv['currency_code']}</td><td>{inv['balance']}</td>"
-                    f"<td>{inv['status']}</td><td>{actions}</td></tr>"
+                    f"<td>{inv['status']}{' (written off)' if inv['write_off_amount'] else ''}</td><td>{actions}</td></tr>"
                 )
     deals = []
     with sb.lock:
@@ -94,11 +94,14 @@ Press Generate Invoice after this: the push fails twice, waits, and retries by i
 <p>Webhooks: <b>{html.escape(sb.webhook_mode)}</b>
 <button onclick="hooks('lose')">Lose webhooks</button> <button onclick="hooks('thread')">Deliver webhooks</button>
 — a payment made while webhooks are lost reaches the deal at the next reconciliation.</p>
+<p><button onclick="dropField()">Delete the CRM field Accounts.Legal_Entity</button>
+Then Setup → <b>Check everything</b> on the dashboard (or <code>manage.py zoho_check</code>) names what is missing.</p>
 <h2>Books invoices</h2><table><tr><th>Organization</th><th>Number</th><th>Customer</th><th>Reference (deal)</th>
 <th>Total</th><th>Balance</th><th>Status</th><th></th></tr>{"".join(rows) or "<tr><td colspan=8>No invoices yet.</td></tr>"}</table>
 <script>function post(u,m,b){{return fetch(u,{{method:m,headers:{{'Content-Type':'application/json'}},body:JSON.stringify(b)}})}}
 function fault(){{post('/__sandbox__/faults','POST',{{kind:'error',count:2,method:'POST',path:'/invoices'}}).then(()=>location.reload())}}
 function hooks(m){{post('/__sandbox__/settings','PATCH',{{webhook_mode:m}}).then(()=>location.reload())}}
+function dropField(){{fetch('/__sandbox__/crm/fields/Accounts/Legal_Entity',{{method:'DELETE'}}).then(()=>location.reload())}}
 function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method:'POST'}}).then(()=>location.reload())}}
 function gen(d){{fetch('/__sandbox__/crm/deals/'+d+'/generate-invoice',{{method:'POST'}}).then(r=>r.json()).then(j=>{{
 alert('Invoice Bridge answered '+j.http_status+': '+((j.reply||j).message||''));location.reload()}})}}</script>"""

@@ -323,7 +323,9 @@ def invoice_create(sb: SandboxState, req: Request, org: Org) -> Response:
 
 
 def public_invoice(invoice: dict) -> dict:
-    return {k: v for k, v in invoice.items() if k not in ("payments", "credits")}
+    """The invoice as invoices.yml's invoice-response shows it: no tax_authority_id (only the request takes it),
+    nor the sandbox's own payments and credits (read through their own endpoints)."""
+    return {k: v for k, v in invoice.items() if k not in ("payments", "credits", "tax_authority_id")}
 
 
 def invoices_list(sb: SandboxState, req: Request, org: Org) -> Response:

@@ -167,3 +167,53 @@ def _no_stray_database_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def hooks(client, settings, sandbox, django_capture_on_commit_callbacks):
+    """The sandbox's webhooks, delivered to our endpoint through the test client when flushed."""
+    sandbox.webhook_url = "http://testserver/api/books/webhook/{organization_id}/"
+    sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
+
+    def send(url: str, headers: dict, body: bytes) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                url.removeprefix("http://testserver"),
+                body,
+                content_type="application/json",
+                headers={"X-Webhook-Token": headers["X-Webhook-Token"]},
+            ).status_code
+
+    sandbox.webhook_sender = send
+    return sandbox
+
+
+def books_api(sandbox, org: str = "60001001"):
+    """Books as a person working in it sees it (credit notes, refunds and write-offs originate there): calls on a
+    connection of their own, with full access."""
+    import httpx
+
+    from sandbox import SandboxTransport
+    from sandbox.state import FULL_ACCESS
+
+    sandbox.refresh_tokens["books-user-refresh-token"] = {
+        "client_id": "sandbox-client-id",
+        "revoked": False,
+        "scopes": list(FULL_ACCESS),
+    }
+    http = httpx.Client(transport=SandboxTransport(sandbox), base_url=sandbox.base_url)
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "refresh_token": "books-user-refresh-token",
+    }
+    http.headers["Authorization"] = "Zoho-oauthtoken " + http.post("/oauth/v2/token", data=form).json()["access_token"]
+
+    def call(method, path, body=None, query=None):
+        params = {"organization_id": org, **(query or {})}
+        resp = http.request(method, f"/books/v3{path}", params=params, json=body)
+        assert resp.status_code in (200, 201), resp.text
+        return resp.json()
+
+    return call

@@ -119,9 +119,11 @@ class TokenManager:
         _refused.setdefault(self.key, set()).add(scope)
         with transaction.atomic():
             row, _ = ZohoAccessToken.objects.select_for_update().get_or_create(key=self.key)
+            known = scope in row.scope_refusals
             row.scope_refusals = {**row.scope_refusals, scope: {"call": call, "at": self.clock().isoformat()}}
             row.save(update_fields=["scope_refusals"])
-        logger.error("Zoho refused %s even with a fresh token: the grant lacks %s", call, scope)
+        if not known:  # said once, not on every call that meets it again
+            logger.error("Zoho refused %s even with a fresh token: the grant lacks %s", call, scope)
 
     def scope_granted(self, scope: str) -> None:
         """A call needing `scope` succeeded: forget a refusal of it (costs nothing when there was none)."""

@@ -305,6 +305,7 @@ def test_demo_activity_gives_the_dashboard_something_to_show(live_server, http_s
     from django.test import override_settings
 
     from integration.models import InvoicePush
+    from sandbox.demo import deal_id
 
     http_sandbox.crm_button_url = f"{live_server.url}/api/crm/generate-invoice/"
     http_sandbox.crm_button_secret = settings.CRM_BUTTON_SECRET
@@ -313,7 +314,13 @@ def test_demo_activity_gives_the_dashboard_something_to_show(live_server, http_s
         call_command("demo_activity", "--sandbox", http_sandbox.base_url, stdout=out)
     states = set(InvoicePush.objects.values_list("state", flat=True))
     assert {"pushed", "pending_review", "failed", "blocked"} <= states
-    assert "paid 1 invoice(s)" in out.getvalue()
+    assert "paid one invoice, wrote another off after a part payment" in out.getvalue()
+    # What the demo shows of a real account's first day: an invoice in EUR, one written off, and a customer
+    # Books knew by its company name only.
+    books = {i["reference_number"]: i for i in http_sandbox.orgs["60001001"].invoices.values()}
+    assert books[deal_id(16)]["currency_code"] == "EUR" and books[deal_id(2)]["write_off_amount"] > 0
+    hooli = InvoicePush.objects.get(deal_id=deal_id(4))
+    assert http_sandbox.orgs["60001001"].contacts[hooli.plan["customer_id"]]["contact_name"] == "Gavin Belson"
     from audits.models import AuditRun, DuplicateFlag
 
     assert AuditRun.objects.filter(state="done").count() == 4  # the Duplicates screen has findings to show

@@ -156,3 +156,16 @@ def settings_base_dir():
     from django.conf import settings
 
     return settings.BASE_DIR
+
+
+def test_the_integration_reference_lists_every_scope_and_field(settings):
+    """docs/integration.md is what an administrator follows alone: it must say what the Setup screen says."""
+    from integration.setup_guide import SUBFORM_COLUMNS
+
+    doc = (settings.BASE_DIR / "docs" / "integration.md").read_text()
+    assert ",".join(OAUTH_SCOPES) in doc
+    for field in CRM_FIELDS:
+        assert f"`{field.api_name}`" in doc, field.api_name
+    for column in SUBFORM_COLUMNS:
+        assert f"| `{column.api_name}` | {column.kind} |" in doc
+    assert "ZohoBooks.items" not in doc

@@ -13,29 +13,11 @@ from django.core.management import call_command
 
 from integration.models import CliqPost, InvoicePush, InvoiceSync, WebhookDelivery
 from sandbox.demo import US_ORG, deal_id
+from tests.conftest import books_api
 
 pytestmark = pytest.mark.django_db
 URL = f"/api/books/webhook/{US_ORG}/"
 DEAL = deal_id(2)  # Globex, a new customer, NY tax
-
-
-@pytest.fixture
-def hooks(client, settings, sandbox, django_capture_on_commit_callbacks):
-    """The sandbox's webhooks, delivered to our endpoint through the test client when flushed."""
-    sandbox.webhook_url = "http://testserver/api/books/webhook/{organization_id}/"
-    sandbox.webhook_token = settings.BOOKS_WEBHOOK_TOKEN
-
-    def send(url: str, headers: dict, body: bytes) -> int:
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                url.removeprefix("http://testserver"),
-                body,
-                content_type="application/json",
-                headers={"X-Webhook-Token": headers["X-Webhook-Token"]},
-            ).status_code
-
-    sandbox.webhook_sender = send
-    return sandbox
 
 
 @pytest.fixture
@@ -119,7 +101,7 @@ def test_void_and_overdue_follow_books(hooks, invoice, press):
 
 def test_a_credit_note_and_a_refund_on_a_paid_invoice(hooks, invoice, client):
     pay(hooks, invoice)
-    api = _books_api(hooks)
+    api = books_api(hooks)
     note = credit_note(api, invoice, 120)
     hooks.flush_webhooks()
     assert deal(hooks)["Credited_Amount"] == Decimal("120.00")
@@ -141,37 +123,6 @@ def credit_note(api, invoice: dict, amount: int) -> dict:
     """Raise a credit note in Books against the invoice (credit notes never come from CRM)."""
     body = {"customer_id": invoice["customer_id"], "line_items": [{"name": "Goodwill credit", "rate": amount}]}
     return api("POST", "/creditnotes", body, query={"invoice_id": invoice["invoice_id"]})["creditnote"]
-
-
-def _books_api(sandbox):
-    import httpx
-
-    from sandbox import SandboxTransport
-
-    from sandbox.state import FULL_ACCESS
-
-    # A person working in Books (credit notes and refunds originate there), on a connection of their own.
-    sandbox.refresh_tokens["books-user-refresh-token"] = {
-        "client_id": "sandbox-client-id",
-        "revoked": False,
-        "scopes": list(FULL_ACCESS),
-    }
-    http = httpx.Client(transport=SandboxTransport(sandbox), base_url=sandbox.base_url)
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret",
-        "refresh_token": "books-user-refresh-token",
-    }
-    http.headers["Authorization"] = "Zoho-oauthtoken " + http.post("/oauth/v2/token", data=form).json()["access_token"]
-
-    def call(method, path, body=None, query=None):
-        params = {"organization_id": US_ORG, **(query or {})}
-        resp = http.request(method, f"/books/v3{path}", params=params, json=body)
-        assert resp.status_code in (200, 201), resp.text
-        return resp.json()
-
-    return call
 
 
 # --- idempotency and order ---------------------------------------------------------------------------
@@ -255,7 +206,7 @@ def test_a_redelivery_costs_one_books_call(hooks, invoice):
 
 def test_a_refund_that_does_not_name_its_credit_note_still_reaches_the_deal(hooks, invoice, settings, client):
     pay(hooks, invoice)
-    api = _books_api(hooks)
+    api = books_api(hooks)
     note = credit_note(api, invoice, 50)
     hooks.flush_webhooks()
     hooks.webhook_mode = "manual"
@@ -279,7 +230,7 @@ def test_a_payment_books_no_longer_shows_still_resyncs_its_invoice(hooks, invoic
 # --- no field moves backwards, whatever Books serves -----------------------------------------------
 def test_a_stale_read_never_moves_credits_or_refunds_back(hooks, invoice):
     pay(hooks, invoice)
-    api = _books_api(hooks)
+    api = books_api(hooks)
     note = credit_note(api, invoice, 120)
     hooks.flush_webhooks()
     hooks.clock.advance(5)  # Books' timestamps have one-second resolution
@@ -433,7 +384,7 @@ def test_cliq_is_skipped_without_a_url(hooks, invoice, settings):
 
 # --- credit notes ------------------------------------------------------------------------------------
 def test_credits_applied_from_a_credit_note_count_and_void_ones_do_not(hooks, invoice):
-    api = _books_api(hooks)
+    api = books_api(hooks)
     floating = api(
         "POST",
         "/creditnotes",

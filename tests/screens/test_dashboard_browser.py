@@ -79,7 +79,7 @@ def test_the_push_page_shows_money_read_only(browser, live_server):
     page.get_by_role("link", name=str(push.pk), exact=True).click()
     expect(page.get_by_role("heading", name=f"Push #{push.pk}: Globex annual order")).to_be_visible()
     expect(page.get_by_text("CN-00001")).to_be_visible()
-    expect(page.get_by_text("1250.98")).to_be_visible()
+    expect(page.get_by_text("1,250.98")).to_be_visible()  # an amount as money, in its decimals
     money = page.get_by_role("region", name="Money (from Books, read-only)")
     expect(money.get_by_text("CN-00001")).to_be_visible()
     # Credit notes and refunds originate in Books: nothing in this section creates or edits money.

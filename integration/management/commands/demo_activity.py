@@ -11,9 +11,11 @@ from audits.runs import audit_start
 from integration.models import LegalEntity
 from sandbox.demo import deal_id
 
-# Deals pressed so the demo opens on a dashboard worth looking at: invoices in every organization, one waiting for
-# review (UK), one needing a decision (near-duplicate items), one blocked (Texas has no tax rule), one paid.
-PRESSED = (1, 2, 6, 14, 15, 5, 8, 3)
+# Deals pressed so the demo opens on a dashboard worth looking at: invoices in every organization (one in EUR, one
+# for a customer Books knows by its company name), one waiting for review (UK), one needing a decision
+# (near-duplicate items), one blocked (Texas has no tax rule); then one paid and one written off.
+PRESSED = (1, 2, 4, 16, 6, 14, 15, 5, 8, 3)
+PAID, WRITTEN_OFF = 1, 2  # Initech pays in full; Globex pays 100 and the rest is written off
 
 
 class Command(BaseCommand):
@@ -45,20 +47,33 @@ class Command(BaseCommand):
             reply = httpx.post(f"{sandbox}/__sandbox__/crm/deals/{deal_id(n)}/generate-invoice", timeout=60).json()
             answers.append(f"{n}: {reply.get('http_status')} {(reply.get('reply') or {}).get('status', '')}")
         time.sleep(5)  # the worker creates the invoices
-        invoices = httpx.get(f"{sandbox}/", timeout=10).text
-        paid = 0
-        for org, invoice in _payable(invoices)[:1]:
+        invoices = _payable(httpx.get(f"{sandbox}/", timeout=10).text)
+        done = []
+        if deal_id(PAID) in invoices:
+            org, invoice = invoices[deal_id(PAID)]
             httpx.post(f"{sandbox}/__sandbox__/books/{org}/invoices/{invoice}/pay", timeout=30)
-            paid += 1
+            done.append("paid one invoice")
+        if deal_id(WRITTEN_OFF) in invoices:
+            org, invoice = invoices[deal_id(WRITTEN_OFF)]
+            base = f"{sandbox}/__sandbox__/books/{org}/invoices/{invoice}"
+            httpx.post(f"{base}/pay", json={"amount": 100}, timeout=30)
+            httpx.post(f"{base}/writeoff", timeout=30)
+            done.append("wrote another off after a part payment")
         # A duplicate audit of every organization, queued for the worker: the Duplicates screen opens with findings.
         for entity in LegalEntity.objects.filter(active=True):
             audit_start(entity=entity, trigger="demo")
         self.stdout.write(
-            f"Demo activity: pressed {', '.join(answers)}; paid {paid} invoice(s); queued a duplicate audit of each "
-            "organization."
+            f"Demo activity: pressed {', '.join(answers)}; {', '.join(done) or 'paid nothing'}; queued a duplicate "
+            "audit of each organization."
         )
 
 
-def _payable(page: str) -> list[tuple[str, str]]:
-    """(organization, invoice) pairs the sandbox page offers to pay."""
-    return re.findall(r"act\('(\d+)','(\d+)','pay'\)", page)
+def _payable(page: str) -> dict[str, tuple[str, str]]:
+    """{deal id: (organization, invoice)} for the invoices the sandbox page offers to pay."""
+    found = {}
+    for row in page.split("<tr>"):
+        cells = re.findall(r"<td>(.*?)</td>", row)
+        button = re.search(r"act\('(\d+)','(\d+)','pay'\)", row)
+        if button and len(cells) > 3:
+            found[cells[3]] = (button[1], button[2])  # the fourth cell: the reference number, i.e. the deal
+    return found
