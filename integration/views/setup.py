@@ -11,9 +11,18 @@ from integration import selectors, setup_guide
 from integration.services.preflight import zoho_check
 from integration.views.access import role_required
 
+TOKEN_SAID = {
+    "ok": "connected",
+    "refused": "refused by Zoho",
+    "throttled": "Zoho asked us to wait before the next token refresh",
+    "not-configured": "not configured (ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN are needed)",
+    "not-yet-refreshed": "configured, not used yet (Check everything tries it)",
+}
+
 
 def _context() -> dict:
     status = selectors.setup_status()
+    status["token_said"] = TOKEN_SAID[status["token_state"]]
     for row in status["organizations"]:
         row["webhook_url"] = setup_guide.webhook_endpoint(row["entity"].books_org_id)
     return {
@@ -41,6 +50,6 @@ def setup_check(request: HttpRequest) -> HttpResponse:
     """Run the preflight check now (read-only against Zoho) and show each finding, problems first."""
     findings = zoho_check()
     results = {"findings": sorted(findings, key=lambda f: not f.problem), "problems": sum(f.problem for f in findings)}
-    if request.htmx:
-        return render(request, "integration/setup.html#check-results", {**results, "checked": True})
-    return render(request, "integration/setup.html", {**_context(), **results, "checked": True})
+    # The status table is read again after the check: the check refreshed each organization's details.
+    template = "integration/setup.html#live" if request.htmx else "integration/setup.html"
+    return render(request, template, {**_context(), **results, "checked": True})
