@@ -20,6 +20,15 @@ def currency_decimals(code: str) -> int:
     return MINOR_UNITS.get(str(code or "").upper(), 2)
 
 
+def books_places(price_precision: Any, *, default: int = 2, most: int = 6) -> int:
+    """Books' `price_precision` (a currency's decimals) as a number of places from 0 to `most`; `default` when
+    Books gives none or one that is not a number."""
+    try:
+        return max(0, min(most, int(price_precision)))
+    except (TypeError, ValueError):
+        return default
+
+
 def as_decimal(value: Any) -> Decimal | None:
     """A finite Decimal from a JSON number or numeric string, else None."""
     if value is None or isinstance(value, bool):

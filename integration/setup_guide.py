@@ -128,6 +128,9 @@ def button_endpoint() -> str:
     return f"{settings.PUBLIC_BASE_URL}/api/crm/generate-invoice/"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 def public_url_problem() -> str:
     """Why CRM (in Zoho's cloud) cannot call the button endpoint at PUBLIC_BASE_URL, or ''."""
     url = urlsplit(settings.PUBLIC_BASE_URL)
@@ -136,7 +139,7 @@ def public_url_problem() -> str:
             f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL}, not an https:// address: CRM's function runs in Zoho's "
             "cloud and must reach this installation over HTTPS at its public name. Set PUBLIC_BASE_URL to it."
         )
-    if url.hostname in ("localhost", "127.0.0.1", "::1") or (url.hostname or "").endswith(".local"):
+    if url.hostname in LOOPBACK_HOSTS or (url.hostname or "").endswith(".local"):
         return f"PUBLIC_BASE_URL names {url.hostname}, which Zoho's cloud cannot reach: use the public name."
     return ""
 

@@ -5,11 +5,12 @@ rate Books itself holds. Amounts are rounded to the currency's decimals (`price_
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.cache import cache
 
 from integration.models import LegalEntity
+from integration.money import as_decimal, books_places
 from integration.zoho.books import BooksClient
 
 CURRENCIES_CACHE_SECONDS = 600
@@ -25,13 +26,24 @@ def org_currencies(books: BooksClient, organization_id: str) -> list[dict]:
     return currencies
 
 
+def base_currency(entity: LegalEntity | None) -> dict:
+    """The plan's currency for a deal in the organization's own currency (no exchange rate, no Books call)."""
+    return {
+        "code": entity.books_currency if entity else "",
+        "id": "",
+        "decimals": entity.books_currency_decimals if entity else 2,
+        "base": True,
+        "exchange_rate": "1",
+    }
+
+
 def currency_plan(books: BooksClient, *, entity: LegalEntity, code: str, reasons: list[str]) -> dict | None:
     """{code, id, decimals, base, exchange_rate} for a deal in `code` ('' = the base currency), or None with a
     reason added when the organization cannot invoice in it. A base-currency deal costs no Books call."""
     org = entity.books_org_name or f"Books organization {entity.books_org_id} ({entity.code})"
     code = (code or entity.books_currency).strip().upper()
     if code == entity.books_currency:
-        return {"code": code, "id": "", "decimals": entity.books_currency_decimals, "base": True, "exchange_rate": "1"}
+        return base_currency(entity)
     currencies = org_currencies(books, entity.books_org_id)
     row = next((c for c in currencies if str(c.get("currency_code") or "").upper() == code), None)
     if row is None:
@@ -41,24 +53,17 @@ def currency_plan(books: BooksClient, *, entity: LegalEntity, code: str, reasons
             "(Settings → Currencies) or change the deal's currency, then press Generate Invoice again."
         )
         return None
-    try:
-        rate = Decimal(str(row.get("exchange_rate") or 0))
-    except InvalidOperation:
-        rate = Decimal(0)
-    if not rate.is_finite() or rate <= 0:
+    rate = as_decimal(row.get("exchange_rate")) or Decimal(0)
+    if rate <= 0:
         reasons.append(
             f"{org} has no exchange rate for {code}: enter one in Books (Settings → Currencies), then press "
             "Generate Invoice again."
         )
         return None
-    try:
-        decimals = max(0, min(6, int(row.get("price_precision", 2))))
-    except (TypeError, ValueError):
-        decimals = 2
     return {
         "code": code,
         "id": str(row["currency_id"]),
-        "decimals": decimals,
+        "decimals": books_places(row.get("price_precision", 2)),
         "base": False,
         "exchange_rate": str(rate),
     }

@@ -14,7 +14,7 @@ from integration.editions import GCC
 from integration.models import CustomerLink, InvoicePush
 from integration.normalize import normalize_name
 from integration.services.catalog import creation_lock
-from integration.services.customers import currency_mismatch, customer_search, valid_books_id
+from integration.services.customers import currency_mismatch, customer_search, link_currency, valid_books_id
 from integration.services.planning import PushBlocked
 from integration.zoho.errors import ZohoNotFound, ZohoRejected
 
@@ -51,11 +51,8 @@ class CustomerStep:
             self.save_plan()
 
     def _customer_currency(self, link: CustomerLink) -> str:
-        """The linked customer's currency, read once from Books for a link made before currencies were kept."""
         with self.zoho_call(f"Read Books customer “{link.contact_name}” for its currency"):
-            code = str(self.books.contact_get(self.org, link.books_contact_id).get("currency_code") or "")[:3]
-        CustomerLink.objects.filter(pk=link.pk).update(currency_code=code)
-        return code
+            return link_currency(self.books, link)
 
     def _customer_currency_check(self, contact: dict) -> None:
         """Block (before anything is written) a deal whose currency is not its customer's."""

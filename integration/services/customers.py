@@ -46,14 +46,10 @@ def customer_to_use(books: BooksClient, *, org: str, account: dict) -> dict | No
     must choose among several). Read to check the deal's currency before anything is written."""
     link = CustomerLink.objects.filter(organization_id=org, crm_account_id=account["id"]).first()
     if link is not None:
-        if not link.currency_code:  # linked before the bridge kept currencies: learn it once
-            contact = books.contact_get(org, link.books_contact_id)
-            link.currency_code = str(contact.get("currency_code") or "")[:3]
-            CustomerLink.objects.filter(pk=link.pk).update(currency_code=link.currency_code)
         return {
             "contact_id": link.books_contact_id,
             "contact_name": link.contact_name,
-            "currency_code": link.currency_code,
+            "currency_code": link.currency_code or link_currency(books, link),
         }
     if valid_books_id(account.get("books_customer_id")):
         try:
@@ -64,6 +60,14 @@ def customer_to_use(books: BooksClient, *, org: str, account: dict) -> dict | No
             return contact
     matches = customer_search(books, org, account["name"])
     return matches[0] if len(matches) == 1 else None
+
+
+def link_currency(books: BooksClient, link: CustomerLink) -> str:
+    """The linked customer's currency, read once from Books for a link made before the bridge kept currencies."""
+    contact = books.contact_get(link.organization_id, link.books_contact_id)
+    link.currency_code = str(contact.get("currency_code") or "")[:3]
+    CustomerLink.objects.filter(pk=link.pk).update(currency_code=link.currency_code)
+    return link.currency_code
 
 
 def valid_books_id(value) -> bool:

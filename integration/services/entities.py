@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from integration.editions import edition_for_country
 from integration.models import LegalEntity
+from integration.money import books_places
 from integration.normalize import normalize_country
 from integration.zoho.books import BooksClient
 
@@ -68,10 +69,6 @@ def legal_entity_refresh(*, entity: LegalEntity, books: BooksClient | None = Non
     organization = (books or BooksClient()).organization_get(entity.books_org_id)
     address = organization.get("address") or {}
     country = normalize_country(str(address.get("country") or "")) or ""
-    try:
-        decimals = max(0, min(6, int(organization.get("price_precision", 2))))
-    except (TypeError, ValueError):
-        decimals = 2
     learnt = {
         "books_org_name": str(organization.get("name") or "")[:200],
         "books_currency": str(organization.get("currency_code") or "")[:3],
@@ -79,7 +76,7 @@ def legal_entity_refresh(*, entity: LegalEntity, books: BooksClient | None = Non
         "books_edition": edition_for_country(country),
         "books_home_state": str(address.get("state") or "")[:100],
         "books_time_zone": str(organization.get("time_zone") or "")[:64],
-        "books_currency_decimals": decimals,
+        "books_currency_decimals": books_places(organization.get("price_precision", 2)),
     }
     entity.books_checked_at = timezone.now()
     if all(getattr(entity, field) == value for field, value in learnt.items()):

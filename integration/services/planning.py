@@ -29,10 +29,6 @@ class PushBlocked(Exception):
         super().__init__("; ".join(reasons))
 
 
-def _percent(value: Decimal) -> str:
-    return f"{value.normalize():f}%"
-
-
 def deal_plan(*, deal_id: str, crm: CrmClient | None = None, books: BooksClient | None = None) -> dict:
     """The invoice to create for a deal, or `PushBlocked` with every reason it cannot be created.
 

@@ -14,7 +14,14 @@ from integration.editions import LABELS, WITH_AUTHORITIES, has_treatments
 from integration.models import LegalEntity
 from integration.services.entities import legal_entity_refresh, organization_zone
 from integration.services.taxes import org_taxes, tax_rule_problem, tax_rules_of
-from integration.setup_guide import CRM_FIELDS, SUBFORM, SUBFORM_COLUMNS, CrmField, public_url_problem
+from integration.setup_guide import (
+    CRM_FIELDS,
+    LOOPBACK_HOSTS,
+    SUBFORM,
+    SUBFORM_COLUMNS,
+    CrmField,
+    public_url_problem,
+)
 from integration.zoho.auth import TokenManager, scope_refusals
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
@@ -34,7 +41,7 @@ def zoho_check(*, entity_code: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
     if problem := public_url_problem():
         # Zoho in Zoho's cloud cannot call such an address; a Zoho on this machine (the sandbox) can.
-        local = urlsplit(settings.ZOHO_API_DOMAIN).hostname in ("localhost", "127.0.0.1", "::1")
+        local = urlsplit(settings.ZOHO_API_DOMAIN).hostname in LOOPBACK_HOSTS
         findings.append(Finding("Setup", problem + (" (Zoho here is local, so it can.)" if local else ""), not local))
     try:
         TokenManager.from_settings().get()

@@ -27,6 +27,7 @@ from integration.models import InvoicePush, ItemLink, LegalEntity, PushEvent
 from integration.normalize import normalize_sku
 from integration.redaction import redact_text
 from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
+from integration.services.currencies import base_currency
 from integration.services.customer_step import CustomerStep
 from integration.services.entities import organization_today
 from integration.services.fence import create_heartbeat, invoice_record
@@ -169,14 +170,7 @@ class PushAttempt(CustomerStep):
 
     def _currency(self) -> dict:
         """The plan's currency; a plan made before currencies were planned is in the organization's base currency."""
-        entity = self.push.legal_entity
-        return self.push.plan.get("currency") or {
-            "code": entity.books_currency if entity else "",
-            "id": "",
-            "decimals": entity.books_currency_decimals if entity else 2,
-            "base": True,
-            "exchange_rate": "1",
-        }
+        return self.push.plan.get("currency") or base_currency(self.push.legal_entity)
 
     def step_items(self) -> None:
         self.set_step(Step.ITEMS)

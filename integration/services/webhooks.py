@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, WebhookDelivery
-from integration.money import as_decimal, currency_decimals, round_money
+from integration.money import as_decimal, books_places, currency_decimals, round_money
 from integration.redaction import redact, redact_text
 from integration.services.cliq_posts import payment_posts
 from integration.services.dispatch import after_commit
@@ -342,10 +342,9 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
 
 def _places(invoice: dict) -> int:
     """The decimals of the invoice's currency: Books' `price_precision` on the invoice, else ISO's."""
-    try:
-        return max(0, min(3, int(invoice["price_precision"])))
-    except (KeyError, TypeError, ValueError):
-        return currency_decimals(invoice.get("currency_code", ""))
+    return books_places(
+        invoice.get("price_precision"), default=currency_decimals(invoice.get("currency_code", "")), most=3
+    )
 
 
 def _decimal(value, places: int) -> Decimal | None:

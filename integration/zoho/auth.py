@@ -222,6 +222,10 @@ def credentials_key(accounts_url: str, client_id: str, client_secret: str, refre
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def credentials_configured() -> bool:
+    return bool(settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN)
+
+
 def configured_key() -> str:
     return credentials_key(
         settings.ZOHO_ACCOUNTS_URL, settings.ZOHO_CLIENT_ID, settings.ZOHO_CLIENT_SECRET, settings.ZOHO_REFRESH_TOKEN
@@ -230,21 +234,21 @@ def configured_key() -> str:
 
 def current_fatal_error() -> str:
     """The fatal refresh problem for the configured credentials, or '' (shown on every screen)."""
-    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
+    if not credentials_configured():
         return "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN."
     return ZohoAccessToken.objects.filter(key=configured_key()).values_list("fatal_error", flat=True).first() or ""
 
 
 def scope_refusals() -> dict[str, dict]:
     """The scopes Zoho refused to the configured credentials even with a fresh token: {scope: {call, at}}."""
-    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
+    if not credentials_configured():
         return {}
     return ZohoAccessToken.objects.filter(key=configured_key()).values_list("scope_refusals", flat=True).first() or {}
 
 
 def token_state() -> str:
     """One word for health checks: ok, refused, throttled, not-configured or not-yet-refreshed."""
-    if not (settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET and settings.ZOHO_REFRESH_TOKEN):
+    if not credentials_configured():
         return "not-configured"
     row = ZohoAccessToken.objects.filter(key=configured_key()).first()
     if row is not None and row.fatal_error:

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from integration.models import InvoicePush, LegalEntity
+from integration.models import CustomerLink, InvoicePush, LegalEntity
 from integration.money import line_amounts
 from integration.selectors import planned_invoice, push_list
 from integration.services.entities import organization_today
 from integration.services.review import push_approve
 from sandbox.books import new_contact
-from sandbox.demo import UK_ORG, US_ORG, deal_id
+from sandbox.demo import UK_ORG, US_ORG, account_id, deal_id
 from tests.conftest import books_api
 from tests.factories import UserFactory
 
@@ -87,6 +87,42 @@ def test_a_mismatch_the_worker_finds_blocks_the_push_before_any_write(
     push.refresh_from_db()
     assert push.state == "blocked" and "bills in GBP" in push.reasons[0]
     assert books_writes(sandbox) == [] and crm_writes(sandbox) == []
+
+
+def test_a_link_made_before_currencies_were_kept_learns_its_customers_currency_once(press, sandbox):
+    press(deal_id(1))  # Initech: linked to its Books customer
+    link = CustomerLink.objects.get(organization_id=US_ORG, crm_account_id=account_id(1))
+    CustomerLink.objects.filter(pk=link.pk).update(currency_code="")  # as the upgrade leaves older links
+    sandbox.crm["Deals"][deal_id(12)]["Currency"] = "EUR"
+    status, reply = press(deal_id(12))
+    assert (status, reply["status"]) == (422, "blocked") and "bills in USD" in reply["reasons"][0]
+    link.refresh_from_db()
+    assert link.currency_code == "USD"
+    sandbox.crm["Deals"][deal_id(12)]["Currency"] = "USD"
+    _, reply = press(deal_id(12))
+    assert InvoicePush.objects.get(pk=reply["push_id"]).state == "pushed"
+    assert len(sandbox.calls_to("GET", rf"/contacts/{link.books_contact_id}$")) == 1  # read once, then kept
+
+
+def test_a_push_planned_before_its_link_knew_a_currency_reads_it_before_any_write(
+    press, sandbox, django_capture_on_commit_callbacks
+):
+    _, reply = press(deal_id(5))  # Wayne (UK): planned, waiting for review; no Books customer yet
+    wayne = new_contact(sandbox, sandbox.orgs[UK_ORG], name="Wayne Enterprises Ltd", company="Wayne Enterprises Ltd")
+    link = CustomerLink.objects.create(
+        organization_id=UK_ORG,
+        crm_account_id=account_id(5),
+        books_contact_id=wayne["contact_id"],
+        contact_name="Wayne Enterprises Ltd",
+    )
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        push_approve(push=push, user=UserFactory(groups=["reviewer"]))
+    push.refresh_from_db()
+    assert push.state == "pushed", push.error
+    link.refresh_from_db()
+    assert link.currency_code == "GBP"
+    assert len(sandbox.calls_to("GET", rf"/contacts/{wayne['contact_id']}$")) == 1
 
 
 # --- rounding and Books' own figures --------------------------------------------------------------------
