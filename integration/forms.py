@@ -6,10 +6,9 @@ import re
 
 from django import forms
 
-from integration.models import InvoicePush, LegalEntity
+from integration.models import PAYMENT_STATUSES, InvoicePush, LegalEntity
 
 DEAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-PAYMENT_STATUSES = ["Unpaid", "Partially Paid", "Paid", "Overdue", "Void"]  # the deal's Payment_Status values
 
 
 def add_problems(form: forms.BaseForm, problems: list[str]) -> None:

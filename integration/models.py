@@ -9,6 +9,9 @@ from simple_history.models import HistoricalRecords
 
 from integration.editions import LABELS
 
+# The values of the deal's Payment_Status (CONTRACT.md §4): what the webhooks write, and what screens filter by.
+PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid", "Overdue", "Void", "Written Off")
+
 
 class LegalEntity(models.Model):
     """A company we invoice from; each has its own Books organization (CONTRACT.md §5)."""

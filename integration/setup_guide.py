@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from integration.models import PAYMENT_STATUSES
 from integration.zoho import scopes
 
 SECRET_VARIABLE = "invoice_bridge_secret"
@@ -55,7 +56,6 @@ class CrmField:
 
 
 TEXT, NUMBER, MONEY = ("text",), ("double", "integer", "decimal"), ("currency", "double", "decimal")
-PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid", "Overdue", "Void", "Written Off")
 SUBFORM = "Products"  # the custom line subform on Deals (CONTRACT.md §4)
 
 CRM_FIELDS = [

@@ -10,8 +10,8 @@ from django_htmx.middleware import HtmxDetails
 
 from audits.decisions import decision_settle
 from integration import selectors
-from integration.forms import PAYMENT_STATUSES, DecisionForm, PushFilterForm, RejectForm
-from integration.models import BulkReplay, InvoicePush
+from integration.forms import DecisionForm, PushFilterForm, RejectForm
+from integration.models import PAYMENT_STATUSES, BulkReplay, InvoicePush
 from integration.services.bulk import bulk_replay_start
 from integration.services.planning import PushBlocked, deal_plan, plan_changes
 from integration.services.press import push_reissue, push_request

@@ -265,3 +265,17 @@ def test_repeated_blocked_presses_show_as_one_row_and_payment_and_date_filters(c
         "Paid deal" in client.get(reverse("integration:dashboard"), {"since": today, "until": today}).content.decode()
     )
     assert "Paid deal" not in client.get(reverse("integration:dashboard"), {"until": "2000-01-01"}).content.decode()
+
+
+def test_the_payment_filter_offers_every_payment_status_written_off_included(client):
+    from integration.models import InvoiceSync
+
+    for n, status in enumerate(("Paid", "Written Off")):
+        push = InvoicePushFactory(deal_name=f"{status} deal", state="pushed", invoice_id=f"470{n}")
+        InvoiceSync.objects.create(
+            organization_id=push.organization_id, invoice_id=push.invoice_id, push=push, payment_status=status
+        )
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(reverse("integration:dashboard"), {"payment": "Written Off"}).content.decode()
+    assert '<option value="Written Off" selected>' in page.replace("  ", " ")
+    assert "Written Off deal" in page and "Paid deal" not in page
