@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from integration.setup_guide import OAUTH_SCOPES
 from tests.screens.conftest import snap
 from tests.screens.test_review_and_tables_browser import log_in
 
@@ -44,7 +45,9 @@ def test_check_everything_names_a_missing_field_then_passes_once_it_is_back(
     assert writes == []
 
 
-def test_the_copy_button_puts_the_deluge_function_on_the_clipboard(browser, live_server, sandbox, demo_config):
+def test_the_copy_buttons_put_the_deluge_function_and_the_scopes_on_the_clipboard(
+    browser, live_server, sandbox, demo_config
+):
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     log_in(page, live_server, "finance-admin")
@@ -54,5 +57,8 @@ def test_the_copy_button_puts_the_deluge_function_on_the_clipboard(browser, live
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == function
     assert "deal_id" in function
+    page.get_by_role("button", name="Copy the scopes").click()
+    expect(page.locator("button[data-copy=oauth-scopes]")).to_have_text("Copied")  # written: the promise resolved
+    assert page.evaluate("navigator.clipboard.readText()") == ",".join(OAUTH_SCOPES)  # what Zoho's console takes
     snap(page, "setup")
     context.close()
