@@ -71,6 +71,30 @@ def test_a_broken_tax_rule_and_a_missing_crm_field_are_each_named(sandbox, demo_
     assert writes(sandbox) == []
 
 
+# CONTRACT.md §4, field by field (ids aside): zoho_check reads CRM's metadata for each.
+SECTION_4 = {
+    "Deals": [
+        "Deal_Name", "Stage", "Amount", "Account_Name", "Contact_Name", "Owner", "Products", "Invoice_Id",
+        "Invoice_Number", "Invoice_URL", "Payment_Status", "Credited_Amount", "Refunded_Amount", "Written_Off_Amount",
+    ],
+    "Accounts": ["Account_Name", "Billing_State", "Billing_Country", "Legal_Entity", "Books_Customer_Id"],
+    "Products": ["Product_Name", "Product_Code", "Unit_Price", "Description", "Books_Item_Id"],
+}  # fmt: skip
+SUBFORM_ROW = ["Product", "Quantity", "Unit_Price", "Tax"]
+
+
+@pytest.mark.parametrize(
+    ("module", "field"),
+    [(m, f) for m, fields in SECTION_4.items() for f in fields] + [("Deal_Products", f) for f in SUBFORM_ROW],
+)
+def test_every_crm_field_of_the_contract_is_checked(sandbox, demo_config, settings, module, field):
+    settings.PUBLIC_BASE_URL = "https://bridge.example.com"
+    sandbox.crm_field_change(module, field, None)
+    code, out = check()
+    where = f"Deals subform Products, column {field}" if module == "Deal_Products" else f"{module} {field}"
+    assert code == 1 and f"PROBLEM CRM: {where} is missing: add it (" in out, out
+
+
 def test_one_entity_and_the_scopes_zoho_refused(sandbox, demo_config, settings):
     settings.PUBLIC_BASE_URL = "http://localhost:8000"
     for token in sandbox.refresh_tokens.values():
