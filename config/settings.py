@@ -186,9 +186,9 @@ if PUSH_RUNNING_DEADLINE_SECONDS <= CELERY_TASK_TIME_LIMIT:
         f"PUSH_RUNNING_DEADLINE_SECONDS ({PUSH_RUNNING_DEADLINE_SECONDS}) must be longer than the task's hard "
         f"time limit ({CELERY_TASK_TIME_LIMIT} s), or the sweeper would take pushes from live workers."
     )
-# While an invoice create is in flight its worker beats this often; a later attempt waits (never creates)
-# until the create has answered or its heartbeat is three beats old (the worker is gone).
-PUSH_CREATE_HEARTBEAT_SECONDS = env.float("PUSH_CREATE_HEARTBEAT_SECONDS", default=5.0)
+# A Books create (invoice, customer, item) whose answer never came may still land: for this long after it, every
+# attempt looks for the record and adopts it, and none creates it again (integration/services/fence.py).
+ZOHO_CREATE_SETTLE_SECONDS = env.float("ZOHO_CREATE_SETTLE_SECONDS", default=300.0)
 # Seconds of connect / read timeout for every Zoho call (the CRM button's Deluge caller gives up at 40 s).
 ZOHO_CONNECT_TIMEOUT = env.float("ZOHO_CONNECT_TIMEOUT", default=5.0)
 ZOHO_READ_TIMEOUT = env.float("ZOHO_READ_TIMEOUT", default=30.0)

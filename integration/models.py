@@ -219,9 +219,6 @@ class InvoicePush(models.Model):
     invoice_id = models.CharField(max_length=40, blank=True)
     invoice_number = models.CharField(max_length=60, blank=True)
     invoice_url = models.URLField(max_length=500, blank=True)
-    create_heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set while an invoice create is in flight; its worker refreshes it."
-    )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -434,6 +431,30 @@ class BooksPause(models.Model):
 
     def __str__(self) -> str:
         return f"Books paused for {self.organization_id} until {self.until:%Y-%m-%d %H:%M} UTC"
+
+
+class BooksCreate(models.Model):
+    """A Books create (invoice, customer or item) that is in flight, or whose answer never came and may still
+    land: nothing creates the same record again before `settle_until` (fence.py)."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "invoice"
+        CUSTOMER = "customer", "customer"
+        ITEM = "item", "item"
+
+    organization_id = models.CharField(max_length=40)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=300, help_text="Deal id, normalized customer name or normalized SKU.")
+    token = models.UUIDField(help_text="Which attempt holds it.")
+    uncertain = models.BooleanField(default=False, help_text="The create was sent and no answer came back.")
+    settle_until = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization_id", "kind", "key"], name="one_books_create")]
+
+    def __str__(self) -> str:
+        return f"Books {self.kind} create {self.key} in {self.organization_id} until {self.settle_until:%H:%M:%S}"
 
 
 class BulkReplay(models.Model):

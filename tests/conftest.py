@@ -104,10 +104,20 @@ def press(client, settings, sandbox, demo_config, django_capture_on_commit_callb
 
 
 @pytest.fixture
-def stack(http_sandbox, demo_config, settings):
+def stack_env() -> dict:
+    """Environment for every process of `stack` (a test module overrides this fixture to change settings)."""
+    return {}
+
+
+@pytest.fixture
+def stack(http_sandbox, demo_config, settings, stack_env):
     redis_url = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
     stack = Stack(
-        sandbox_url=http_sandbox.base_url, database_url=test_database_url(), redis_url=redis_url, web_port=free_port()
+        sandbox_url=http_sandbox.base_url,
+        database_url=test_database_url(),
+        redis_url=redis_url,
+        web_port=free_port(),
+        extra_env=stack_env,
     )
     # This process sends tasks too (a reviewer's approval): through the same broker as the web app.
     saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url

@@ -11,7 +11,6 @@ os.environ["ENV_FILE"] = ""
 for name, value in {
     "DEBUG": "true",
     "CELERY_BROKER_URL": "",
-    "PUSH_CREATE_HEARTBEAT_SECONDS": "0.2",
     "SECURE_SSL_REDIRECT": "false",
     "ZOHO_ACCOUNTS_URL": "http://zoho-sandbox.test",
     "ZOHO_API_DOMAIN": "http://zoho-sandbox.test",

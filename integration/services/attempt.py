@@ -2,8 +2,9 @@
 pushed, parked for review, blocked, waiting (our own pacing, no attempt spent), retrying later, or failed.
 
 One invoice per deal holds because: at most one active push per deal (a database constraint); a push is run
-by one lease-holder at a time; the invoice create is flagged on the row *before* the call and fenced by a
-heartbeat while it is in flight, and any later attempt looks the invoice up by reference number first.
+by one lease-holder at a time; the invoice create is flagged on the row *before* the call and fenced while it is
+in flight and, when its answer was lost, until it has had time to land (fence.py); any later attempt looks the
+invoice up by reference number first.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import contextlib
 from audits.matching import PushNeedsDecision, customer_choice, customer_search_term, describe_customers
 from audits.models import DuplicateFlag
 from integration.editions import GCC
-from integration.models import CustomerLink, InvoicePush
+from integration.models import BooksCreate, CustomerLink, InvoicePush
 from integration.normalize import normalize_name
-from integration.services.catalog import creation_lock
 from integration.services.customers import currency_mismatch, customer_search, link_currency, valid_books_id
+from integration.services.fence import create_once
 from integration.services.planning import PushBlocked
 from integration.zoho.errors import ZohoNotFound, ZohoRejected
 
@@ -68,13 +68,11 @@ class CustomerStep:
                 contact = self.books.contact_get(self.org, account["books_customer_id"])
                 if contact.get("contact_type", "customer") == "customer":
                     return self._customer_adopt(contact), False
-        found = self._customer_search(account["name"])
-        if found:
-            return self._customer_adopt(found), False
-        with creation_lock("customer", self.org, normalize_name(account["name"])):
-            found = self._customer_search(account["name"], again=True)  # fresh look inside the lock
-            if found:
-                return self._customer_adopt(found), False
+
+        def look(earlier: bool) -> dict | None:
+            return self._customer_search(account["name"])  # inside the fence: nobody creates it meanwhile
+
+        def make() -> dict:
             currency = self._currency()
             payload = {
                 "contact_name": account["name"],
@@ -90,7 +88,7 @@ class CustomerStep:
             self.check_lease()
             try:
                 with self.zoho_call("Create the Books customer", {"contact_name": account["name"]}):
-                    return self.books.contact_create(self.org, payload), True
+                    return self.books.contact_create(self.org, payload)
             except ZohoRejected as exc:
                 if exc.code != 3062:
                     raise
@@ -103,6 +101,11 @@ class CustomerStep:
                     status=exc.status,
                 ) from None
 
+        contact, created = create_once(
+            BooksCreate.Kind.CUSTOMER, self.org, normalize_name(account["name"]), label="customer", look=look, make=make
+        )
+        return (contact, True) if created else (self._customer_adopt(contact), False)
+
     def _customer_tax_fields(self) -> dict:
         """A new customer carries the invoice's treatment (and its place: in India `place_of_contact`, in the GCC
         `country_code`), so Books' own screens agree with the invoice."""
@@ -114,12 +117,9 @@ class CustomerStep:
             fields["country_code" if tax.get("edition") == GCC else "place_of_contact"] = tax["place_of_supply"]
         return fields
 
-    def _customer_search(self, name: str, *, again: bool = False) -> dict | None:
+    def _customer_search(self, name: str) -> dict | None:
         term = customer_search_term(name)
-        with self.zoho_call(
-            f"Search Books customers by contact and company name for “{term}”"
-            + (" again, holding the creation lock" if again else "")
-        ):
+        with self.zoho_call(f"Search Books customers by contact and company name for “{term}”"):
             matches = customer_search(self.books, self.org, name)
         merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
         matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches

@@ -9,10 +9,8 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils import timezone
 
 from audits.matching import (
@@ -23,21 +21,20 @@ from audits.matching import (
     items_near,
 )
 from audits.models import DuplicateFlag
-from integration.models import InvoicePush, ItemLink, LegalEntity, PushEvent
+from integration.models import BooksCreate, InvoicePush, ItemLink, LegalEntity, PushEvent
 from integration.normalize import normalize_sku
 from integration.redaction import redact_text
-from integration.services.catalog import creation_lock, item_index, item_index_add, item_index_cached
+from integration.services.catalog import item_index, item_index_add, item_index_cached
 from integration.services.currencies import base_currency
 from integration.services.customer_step import CustomerStep
 from integration.services.entities import organization_today
-from integration.services.fence import create_heartbeat, invoice_record
+from integration.services.fence import create_once, invoice_record
 from integration.services.planning import deal_plan
 from integration.services.timeline import push_event
 from integration.services.webhooks import parked_release
 from integration.zoho.books import BooksClient
 from integration.zoho.crm import CrmClient
 from integration.zoho.errors import (
-    HoldBack,
     ZohoAuthError,
     ZohoError,
     ZohoRateLimited,
@@ -202,16 +199,18 @@ class PushAttempt(CustomerStep):
             return item_index(self.books, self.org, fresh=True)
 
     def _item_resolve(self, line: dict) -> str:
-        index = self._item_index()
-        exact = self._item_exact(index, line)
+        exact = self._item_exact(self._item_index(), line)
         if exact:
             return exact
-        with creation_lock("item", self.org, normalize_sku(line["sku"])):
-            index = self._item_index(fresh=True)  # decide to create only on a fresh list
-            exact = self._item_exact(index, line)
-            if exact:
-                return exact
-            near = items_near(index, sku=line["sku"], name=line["name"])
+
+        fresh: list[dict] = []
+
+        def look(earlier: bool) -> str | None:
+            fresh[:] = self._item_index(fresh=True)  # decide to create only on a fresh list
+            return self._item_exact(fresh, line)
+
+        def make() -> dict:
+            near = items_near(fresh, sku=line["sku"], name=line["name"])
             if near and line["product_id"] not in self.push.plan.get("confirmed_new", []):
                 raise PushNeedsDecision(
                     f"Product “{line['name']}” (SKU {line['sku']}) has no exact match in Books organization "
@@ -219,9 +218,15 @@ class PushAttempt(CustomerStep):
                     "as a new item, then replay.",
                     decisions=[item_choice(line, near, allow_new=True)],
                 )
-            item = self._item_create(line)
-        self._item_link(line, item, created_in_books=True)
-        return item["item_id"]
+            return self._item_create(line)
+
+        found, created = create_once(
+            BooksCreate.Kind.ITEM, self.org, normalize_sku(line["sku"]), label="item", look=look, make=make
+        )
+        if not created:
+            return found
+        self._item_link(line, found, created_in_books=True)
+        return found["item_id"]
 
     def _item_exact(self, index: list[dict], line: dict) -> str | None:
         exact = items_exact(index, line["sku"])
@@ -289,8 +294,10 @@ class PushAttempt(CustomerStep):
         if self._earlier_create_recorded():
             return
         plan = self.push.plan
-        invoice = None
-        if plan.get("invoice_attempted"):
+
+        def look(earlier: bool) -> dict | None:
+            if not (earlier or plan.get("invoice_attempted")):
+                return None
             # An earlier attempt may have created it and lost the answer: look before creating again.
             with self.zoho_call(f"Look up Books invoices with reference number {self.push.deal_id}"):
                 found = [
@@ -304,23 +311,20 @@ class PushAttempt(CustomerStep):
                     f"Books already has {len(found)} invoices with reference number {self.push.deal_id} "
                     f"(this deal): {numbers}. Void the extra ones in Books, then replay: the push adopts the one left."
                 )
-            if found:
-                with self.zoho_call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
-                    invoice = self.books.invoice_get(self.org, found[0]["invoice_id"])
-        if invoice is None:
+            if not found:
+                return None
+            with self.zoho_call(f"Read invoice {found[0]['invoice_number']} found by reference number"):
+                return self.books.invoice_get(self.org, found[0]["invoice_id"])
+
+        def make() -> dict:
             payload = self._invoice_payload()
             email = self._delivery() == LegalEntity.Delivery.EMAIL
             self.books.reserve_slot(self.org)  # wait for the rate limit *before* recording the attempt
-            plan["invoice_attempted"] = True
-            # Recorded before the call: a lost answer is looked up next time, and while the call is in
-            # flight its heartbeat keeps every other attempt from looking up (and creating) too early.
-            self._update(plan=plan, create_heartbeat_at=timezone.now())
+            plan["invoice_attempted"] = True  # recorded before the call: a lost answer is looked up next time
+            self.save_plan()
             what = "Create the Books invoice" + (" and have Books email it to the customer" if email else "")
             try:
-                with (
-                    self.zoho_call(what, {"line_items": len(payload["line_items"]), "date": payload.get("date", "")}),
-                    create_heartbeat(self.push.pk),
-                ):
+                with self.zoho_call(what, {"line_items": len(payload["line_items"]), "date": payload.get("date", "")}):
                     invoice = self.books.invoice_create(self.org, payload, send=email)
             except (ZohoRateLimited, ZohoRejected, ZohoAuthError):
                 # A definite refusal: Books did not act, so the next attempt need not look it up first.
@@ -329,6 +333,11 @@ class PushAttempt(CustomerStep):
                 raise
             # The invoice exists in Books: record it even if this run lost its lease while waiting.
             invoice_record(push_id=self.push.pk, invoice=invoice)
+            return invoice
+
+        invoice, _ = create_once(
+            BooksCreate.Kind.INVOICE, self.org, self.push.deal_id, label="invoice", look=look, make=make
+        )
         plan["invoice"] = books_figures(invoice)
         self._update(
             invoice_id=invoice["invoice_id"],
@@ -361,19 +370,9 @@ class PushAttempt(CustomerStep):
         self.save_plan()
 
     def _earlier_create_recorded(self) -> bool:
-        """Fence: an earlier attempt's create may still be in flight (the sweeper re-queued the push while
-        its worker waited on Books). Wait for it rather than look up too early and create a second invoice;
-        if it has recorded its invoice meanwhile, carry on with that one."""
-        row = InvoicePush.objects.values("create_heartbeat_at", "invoice_id", "invoice_number", "invoice_url").get(
-            pk=self.push.pk
-        )
-        beat = row["create_heartbeat_at"]
-        if beat and timezone.now() - beat < timedelta(seconds=3 * settings.PUSH_CREATE_HEARTBEAT_SECONDS):
-            raise HoldBack(
-                "An earlier attempt is still waiting for Books to answer its invoice create; "
-                "waiting for that answer instead of risking a second invoice",
-                retry_after=settings.PUSH_CREATE_HEARTBEAT_SECONDS,
-            )
+        """An earlier attempt's create may have answered after its run lost the push (the sweeper re-queued it
+        while its worker waited on Books) and recorded the invoice on the row: carry on with that one."""
+        row = InvoicePush.objects.values("invoice_id", "invoice_number", "invoice_url").get(pk=self.push.pk)
         if row["invoice_id"]:
             self.push.invoice_id, self.push.invoice_number = row["invoice_id"], row["invoice_number"]
             self.push.invoice_url = row["invoice_url"]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from integration.models import InvoicePush, PushEvent
 from integration.services.attempt import push_execute_task
+from integration.services.fence import creates_forget
 from integration.services.timeline import push_event
 
 State = InvoicePush.State
@@ -41,6 +42,7 @@ def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
                 message=f"Its worker stopped while running the “{push.get_step_display()}” step "
                 f"(running since {push.running_since:%Y-%m-%d %H:%M:%S} UTC).",
             )
+    creates_forget(older_than=timedelta(hours=1))
     grace = now - timedelta(seconds=60)
     due = InvoicePush.objects.filter(state=State.QUEUED).filter(
         Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True, updated_at__lte=grace) | Q(next_attempt_at=now)
