@@ -19,17 +19,38 @@ from integration.zoho.books import BooksClient, books_id
 Step = InvoicePush.Step
 
 
-def _lock_idle(push: InvoicePush) -> InvoicePush:
-    """The push's row, locked, or `PushStateError` while a worker is running it (call inside atomic)."""
+def _lock_idle(push: InvoicePush, pending: tuple[str, str, str] | None = None) -> InvoicePush:
+    """The push's row, locked, or `PushStateError` while a worker is running it (call inside atomic).
+
+    With `pending` (kind, subject, choice) — a decision posted from the push page — the push must still be failed
+    and waiting for that very decision, with `choice` one of its options: a stale or forged post changes nothing."""
     locked = InvoicePush.objects.select_for_update().get(pk=push.pk)
     if locked.state == InvoicePush.State.RUNNING:
         raise PushStateError(
             f"Push #{push.pk} is being worked on right now; wait until it stops (a few seconds), then decide."
         )
+    if pending is not None:
+        kind, subject, choice = pending
+        decision = next(
+            (
+                d
+                for d in locked.plan.get("decisions") or []
+                if d.get("kind") == kind and (kind == "customer" or d.get("product_id") == subject)
+            ),
+            None,
+        )
+        options = set() if decision is None else {c["id"] for c in decision.get("candidates", [])}
+        if decision and decision.get("allow_new"):
+            options.add("new")
+        if locked.state != InvoicePush.State.FAILED or choice not in options:
+            raise PushStateError(
+                f"Push #{push.pk} is not waiting for this decision (any more); nothing was changed. "
+                "Reload the page to see where it stands."
+            )
     return locked
 
 
-def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) -> ItemLink:
+def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user, pending: bool = False) -> ItemLink:
     """Finance decides a CRM product *is* an existing Books item (resolving a near-duplicate)."""
     org = push.organization_id
     item = BooksClient().item_get(org, books_id(item_id))
@@ -37,7 +58,7 @@ def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) 
     if line is None:
         raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
     with transaction.atomic():
-        locked = _lock_idle(push)
+        locked = _lock_idle(push, ("item", product_id, item_id) if pending else None)
         link, _ = ItemLink.objects.update_or_create(
             organization_id=org,
             crm_product_id=product_id,
@@ -61,13 +82,13 @@ def item_link_choose(*, push: InvoicePush, product_id: str, item_id: str, user) 
     return link
 
 
-def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
+def item_confirm_new(*, push: InvoicePush, product_id: str, user, pending: bool = False) -> None:
     """Finance confirms a CRM product is new although Books has look-alikes: the next run creates it."""
     line = next((ln for ln in push.plan.get("lines", []) if ln["product_id"] == product_id), None)
     if line is None:
         raise PushStateError(f"Product {product_id} is not on push #{push.pk}.")
     with transaction.atomic():
-        locked = _lock_idle(push)
+        locked = _lock_idle(push, ("item", product_id, "new") if pending else None)
         confirmed = set(locked.plan.get("confirmed_new", [])) | {product_id}
         locked.plan = {
             **locked.plan,
@@ -84,12 +105,12 @@ def item_confirm_new(*, push: InvoicePush, product_id: str, user) -> None:
     push.refresh_from_db()
 
 
-def customer_link_choose(*, push: InvoicePush, contact_id: str, user) -> CustomerLink:
+def customer_link_choose(*, push: InvoicePush, contact_id: str, user, pending: bool = False) -> CustomerLink:
     """Finance decides which existing Books customer an Account is (when several match)."""
     org, account = push.organization_id, push.plan["account"]
     contact = BooksClient().contact_get(org, books_id(contact_id))
     with transaction.atomic():
-        locked = _lock_idle(push)
+        locked = _lock_idle(push, ("customer", "", contact_id) if pending else None)
         link, _ = CustomerLink.objects.update_or_create(
             organization_id=org,
             crm_account_id=account["id"],
@@ -117,11 +138,11 @@ def decision_settle(*, push: InvoicePush, kind: str, subject: str, choice: str, 
     """Settle one decision from the push page — `choice` is a candidate's Books id or "new" — and replay the
     push once none is left. Returns True when the push was replayed."""
     if kind == "item" and choice == "new":
-        item_confirm_new(push=push, product_id=subject, user=user)
+        item_confirm_new(push=push, product_id=subject, user=user, pending=True)
     elif kind == "item":
-        item_link_choose(push=push, product_id=subject, item_id=choice, user=user)
+        item_link_choose(push=push, product_id=subject, item_id=choice, user=user, pending=True)
     elif kind == "customer" and choice != "new":
-        customer_link_choose(push=push, contact_id=choice, user=user)
+        customer_link_choose(push=push, contact_id=choice, user=user, pending=True)
     else:
         raise PushStateError(f"There is no {kind!r} decision to make on push #{push.pk}.")
     push.refresh_from_db()

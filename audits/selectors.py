@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from typing import IO
 
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from audits.models import AuditRun, DuplicateFlag
+from integration.csvsafe import writerow
 from integration.models import LegalEntity
 
 CSV_COLUMNS = ["legal_entity", "kind", "group", "books_id", "name", "sku", "status", "reason", "score"]
@@ -83,6 +83,6 @@ def findings_rows(*, entity: str = "", kind: str = "") -> list[dict]:
 
 
 def findings_csv(out: IO[str], rows: list[dict]) -> None:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writerow(out, CSV_COLUMNS)
+    for row in rows:
+        writerow(out, [row[column] for column in CSV_COLUMNS])

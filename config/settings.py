@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a load balancer's probe needs no host check, no HTTPS redirect and no session.
     "integration.middleware.health_check",
+    "integration.middleware.refuse_unstorable",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,7 +108,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Redis being away is a cache miss (integration/cache.py), and a short one: no request waits on it.
+    CACHES = {
+        "default": {
+            "BACKEND": "integration.cache.ForgivingRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bridge_cache"}}
 
@@ -124,11 +133,23 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long Zoho calls: do not hoard messages
 # A task is told to stop at the soft limit and killed at the hard one (prefork; the threads pool has no hard limit).
 CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=300)
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT_SECONDS", default=max(1, CELERY_TASK_TIME_LIMIT - 60))
+# The soft limit leaves the task a fifth of the hard limit (at most a minute) to record where it stopped.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "TASK_SOFT_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT - min(60, CELERY_TASK_TIME_LIMIT // 5)
+)
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT or CELERY_TASK_TIME_LIMIT < 30:
+    raise ImproperlyConfigured(
+        f"TASK_TIME_LIMIT_SECONDS ({CELERY_TASK_TIME_LIMIT}) must be at least 30, and TASK_SOFT_TIME_LIMIT_SECONDS "
+        f"({CELERY_TASK_SOFT_TIME_LIMIT}) above 0 and below it."
+    )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that hands work to the queue while Redis is down must not hang: try briefly, then leave the work to
+# the sweeper (integration/services/dispatch.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Longer than the longest task plus its retries' countdowns, so acks_late never double-runs a live task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -145,6 +166,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "var" / "beat"))
 PUSH_SWEEP_INTERVAL_SECONDS = env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=60.0)
+# Work recorded this long ago without a worker on it (its message was lost, or the queue was down) is sent again.
+SWEEP_GRACE_SECONDS = env.float("SWEEP_GRACE_SECONDS", default=60.0)
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=300.0)
 # Duplicate audits: every organization is audited when none finished within AUDIT_EVERY_DAYS (0: only on demand);
 # beat looks hourly. A worker works on a run for AUDIT_SLICE_SECONDS at a time (below the task time limit);
@@ -194,7 +217,14 @@ ZOHO_CONNECT_TIMEOUT = env.float("ZOHO_CONNECT_TIMEOUT", default=5.0)
 ZOHO_READ_TIMEOUT = env.float("ZOHO_READ_TIMEOUT", default=30.0)
 
 # Values that must never reach a log line, an exception text or a stored payload.
+# The database's and Redis' passwords, from their URLs, are masked like the rest.
+DATABASE_PASSWORD = str(DATABASES["default"].get("PASSWORD") or "")
+REDIS_PASSWORD = urlsplit(REDIS_URL).password or ""
+BROKER_PASSWORD = urlsplit(CELERY_BROKER_URL).password or ""
 SECRET_SETTINGS = (
+    "DATABASE_PASSWORD",
+    "REDIS_PASSWORD",
+    "BROKER_PASSWORD",
     "SECRET_KEY",
     "ZOHO_CLIENT_SECRET",
     "ZOHO_REFRESH_TOKEN",
@@ -220,6 +250,13 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address behind the TLS proxy: the proxies gunicorn trusts for X-Forwarded-* (integration/signin.py).
+TRUSTED_PROXIES = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1"])
+AXES_CLIENT_IP_CALLABLE = "integration.signin.client_ip"
+# Besides the per-address lockout: an address failing this often (any usernames) is refused, and a username failing
+# this often across addresses is refused where it has never signed in (integration/signin.py).
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=10)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False

@@ -1,11 +1,13 @@
-"""Two small middlewares: the load balancer's health check, and no caching of dashboard pages."""
+"""Small middlewares: the load balancer's health check, refusing addresses no database could store, and no
+caching of dashboard pages."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
+from integration.jsonbody import text_problem
 from integration.selectors import health_report
 
 HEALTH_PATHS = ("/healthz", "/healthz/")
@@ -23,6 +25,23 @@ def health_check(get_response: Callable[[HttpRequest], HttpResponse]) -> Callabl
             response = JsonResponse(report, status=200 if report["status"] == "ok" else 503)
             response["Cache-Control"] = "no-store"
             return response
+        return get_response(request)
+
+    return middleware
+
+
+def refuse_unstorable(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """An address or query holding a NUL character or a broken surrogate can only be an attack or a mistake, and
+    reaching a database query with one is a 500: refuse it at once with a plain 400 (JSON under /api/)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        texts = [request.path, *request.GET.keys(), *(v for values in request.GET.lists() for v in values[1])]
+        problem = next((p for p in map(text_problem, texts) if p), "")
+        if problem:
+            message = f"The address {problem}; nothing was done."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"message": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return get_response(request)
 
     return middleware

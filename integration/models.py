@@ -323,6 +323,7 @@ class WebhookDelivery(models.Model):
     parked_invoice_id = models.CharField(max_length=40, blank=True, db_index=True)
     note = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -372,6 +373,7 @@ class CliqPost(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped (no Cliq URL)"
@@ -387,6 +389,7 @@ class CliqPost(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -465,6 +468,7 @@ class BulkReplay(models.Model):
     outcomes = models.JSONField(default=list, help_text="[{push_id, deal, outcome}] in the order done.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last did one of them.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

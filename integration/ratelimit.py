@@ -43,12 +43,17 @@ class RedisWindow:
     def __init__(self, url: str):
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.errors = redis.RedisError
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self.script = self.client.register_script(_ACQUIRE)
 
     def try_acquire(self, key: str, limit: int, window: float) -> float:
-        """0 when a slot was taken, else seconds until one frees up."""
-        return float(self.script(keys=[f"ratelimit:books:{key}"], args=[limit, window, uuid.uuid4().hex]))
+        """0 when a slot was taken, else seconds until one frees up. While Redis is away, the database's window
+        counts instead (every process falls back the same way), so Books is still paced."""
+        try:
+            return float(self.script(keys=[f"ratelimit:books:{key}"], args=[limit, window, uuid.uuid4().hex]))
+        except self.errors:
+            return DatabaseWindow().try_acquire(key, limit, window)
 
     def reset(self) -> None:
         for key in self.client.scan_iter("ratelimit:books:*"):

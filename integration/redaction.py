@@ -14,8 +14,9 @@ from typing import Any
 
 from django.conf import settings
 
+from integration.jsonbody import MAX_DEPTH  # deeper JSON is refused at the door; deeper here is cut
+
 MASK = "[redacted]"
-MAX_DEPTH = 32  # deeper JSON is refused at the door; anything deeper here is cut, never recursed into
 
 SECRET_KEYS = frozenset(
     {
@@ -71,17 +72,6 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     return value
-
-
-def json_depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (iteratively: a hostile body cannot exhaust the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -25,10 +25,10 @@ urlpatterns = [
     path("tables/tax-rules/add/", tables.tax_rule_add, name="tax-rule-add"),
     path("tables/tax-rules/<int:rule_id>/", tables.tax_rule_edit, name="tax-rule-edit"),
     path("tables/tax-rules/<int:rule_id>/delete/", tables.tax_rule_remove, name="tax-rule-delete"),
-    path("tables/entities/<str:code>/test-connection/", tables.entity_test_connection, name="entity-test-connection"),
-    path("tables/entities/<str:code>/check-taxes/", tables.entity_check_taxes, name="entity-check-taxes"),
+    path("tables/entities/<path:code>/test-connection/", tables.entity_test_connection, name="entity-test-connection"),
+    path("tables/entities/<path:code>/check-taxes/", tables.entity_check_taxes, name="entity-check-taxes"),
     path("tables/entities/add/", tables.entity_edit, name="entity-add"),
-    path("tables/entities/<str:code>/edit/", tables.entity_edit, name="entity-edit"),
+    path("tables/entities/<path:code>/edit/", tables.entity_edit, name="entity-edit"),
     path("tables/import/", tables.tables_import, name="tables-import"),
     path("tables/export/<str:table>.csv", tables.tables_export, name="tables-export"),
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from integration.services.config_tables import CsvImportError, ImportSummary
+from integration.services.config_tables import CsvImportError, ImportSummary, size_problem
 
 
 class CsvImportCommand(BaseCommand):
@@ -19,6 +19,8 @@ class CsvImportCommand(BaseCommand):
 
     def handle(self, *args, file: Path, **options) -> None:
         try:
+            if problem := size_problem(file.stat().st_size):
+                raise CsvImportError([problem])
             with file.open(encoding="utf-8-sig", newline="") as fh:
                 summary = self.importer(file=fh, source=f"{self.command_name} {file.name}")
         except FileNotFoundError:
@@ -28,7 +30,7 @@ class CsvImportCommand(BaseCommand):
         except CsvImportError as exc:
             for line in exc.errors:
                 self.stderr.write(f"{file}: {line}")
-            raise CommandError(f"{file}: {len(exc.errors)} bad row(s); nothing was imported") from None
+            raise CommandError(f"{file}: the file has problems (above); nothing was imported") from None
         self.stdout.write(f"{self.label}: {summary}.")
 
     @property

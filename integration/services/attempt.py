@@ -25,6 +25,7 @@ from audits.matching import PushNeedsDecision
 from integration.models import InvoicePush
 from integration.redaction import redact_text
 from integration.services import retry
+from integration.services.dispatch import send
 from integration.services.planning import PushBlocked
 from integration.services.steps import LeaseLost, NeedsReview, PushAttempt
 from integration.services.timeline import push_event
@@ -103,7 +104,7 @@ def push_execute_task(self, push_id: int) -> None:
         return
     if not self.request.is_eager:
         if delay <= retry.MAX_COUNTDOWN_SECONDS:
-            push_execute_task.apply_async((push_id,), countdown=delay)
+            send(push_execute_task, push_id, countdown=delay)
         return
     started = time.monotonic()
     while delay is not None and time.monotonic() - started + delay <= retry.EAGER_RETRY_BUDGET_SECONDS:

@@ -39,7 +39,8 @@ def bulk_replay_run(*, bulk_id: int) -> None:
             except PushStateError as exc:
                 outcome = f"not replayed: {exc}"
         bulk.outcomes = [*bulk.outcomes, {"push_id": push_id, "deal": deal, "outcome": outcome}]
-        bulk.save(update_fields=["outcomes"])
+        bulk.progress_at = timezone.now()
+        bulk.save(update_fields=["outcomes", "progress_at"])
     bulk.finished_at = timezone.now()
     bulk.save(update_fields=["finished_at"])
 

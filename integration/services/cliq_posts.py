@@ -8,6 +8,7 @@ import logging
 from decimal import Decimal
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
@@ -59,21 +60,27 @@ def cliq_post_send(*, post_id: int) -> None:
     which retries. An ambiguous one (the message went out and the answer was lost) is recorded as
     unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
     post = CliqPost.objects.get(pk=post_id)
-    if post.state != CliqPost.State.PENDING and post.state != CliqPost.State.FAILED:
-        return
     client = CliqClient()
     if not client.enabled:
-        CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SKIPPED)
+        CliqPost.objects.filter(pk=post_id, state=CliqPost.State.PENDING).update(state=CliqPost.State.SKIPPED)
         return
-    CliqPost.objects.filter(pk=post_id).update(attempts=post.attempts + 1)
+    # Claimed as "sending" before the call: a worker that stops mid-call leaves a row the sweeper settles as
+    # unconfirmed (it may have posted), never one that is sent again.
+    claimed = CliqPost.objects.filter(pk=post_id, state__in=[CliqPost.State.PENDING, CliqPost.State.FAILED]).update(
+        state=CliqPost.State.SENDING, attempts=post.attempts + 1, last_attempt_at=timezone.now()
+    )
+    if not claimed:
+        return
     try:
         client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
-    except ZohoError as exc:
-        if not exc.maybe_acted:
+    except (ZohoError, SoftTimeLimitExceeded) as exc:
+        if isinstance(exc, ZohoError) and not exc.maybe_acted:
+            CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.PENDING, error=redact_text(str(exc)))
             raise
+        why = "The send was interrupted by the task's time limit" if isinstance(exc, SoftTimeLimitExceeded) else exc
         CliqPost.objects.filter(pk=post_id).update(
             state=CliqPost.State.UNCONFIRMED,
-            error=redact_text(f"{exc}. Not resent: Cliq may already have posted it; check the channel."),
+            error=redact_text(f"{why}. Not resent: Cliq may already have posted it; check the channel."),
         )
         return
     CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")

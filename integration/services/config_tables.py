@@ -14,6 +14,7 @@ from typing import TextIO
 from django.db import transaction
 from django.db.models import F
 
+from integration.csvsafe import unneutralize, writerow
 from integration.editions import tax_rule_problems
 from integration.models import LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
@@ -23,12 +24,31 @@ TAX_MAP_COLUMNS = ["legal_entity", "country", "state", "tax_authority", "tax_tre
 TAX_MAP_OPTIONAL = ["tax_treatment"]  # a four-column file stays valid
 
 
+# A file larger than this is refused before it is read: both tables are small (a tax map for every US state of
+# ten entities is ~600 rows), and a bounded file is checked and applied within one request.
+MAX_BYTES = 1_000_000
+MAX_ROWS = 5_000
+MAX_CELL = 1_000
+MAX_ERRORS_SHOWN = 50
+PROBLEM = "__problem__"  # a row that cannot be read carries only this: what is wrong with it
+
+
 class CsvImportError(Exception):
-    """A file that cannot be applied; `errors` are human-readable lines like 'line 3: …'."""
+    """A file that cannot be applied; `errors` are human-readable lines like 'line 3: …' (the first
+    MAX_ERRORS_SHOWN, then how many more)."""
 
     def __init__(self, errors: list[str]):
+        if len(errors) > MAX_ERRORS_SHOWN:
+            errors = [*errors[:MAX_ERRORS_SHOWN], f"… and {len(errors) - MAX_ERRORS_SHOWN} more lines with problems"]
         self.errors = errors
         super().__init__("\n".join(errors))
+
+
+def size_problem(size: int) -> str:
+    """Why a file of `size` bytes is refused before reading ('' when it is not)."""
+    if size > MAX_BYTES:
+        return f"the file is {size:,} bytes; the limit is {MAX_BYTES:,} (split it, or check it is the right file)"
+    return ""
 
 
 @dataclass
@@ -46,29 +66,44 @@ def _rows(
     file: TextIO, columns: list[str], optional: tuple[str, ...] | list[str] = ()
 ) -> Iterable[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(file)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise CsvImportError(["line 1: the file is empty; expected the header " + ",".join(columns)])
-    missing = [c for c in columns if c not in header and c not in optional]
-    unknown = [h for h in header if h not in columns]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
-        if unknown:
-            parts.append("unknown column(s) " + ", ".join(unknown))
-        raise CsvImportError([f"line 1: {'; '.join(parts)}; expected the header {','.join(columns)}"])
-    reader.fieldnames = header
-    for raw in reader:
-        if None in raw:
-            yield reader.line_num, {"__extra__": "x"}
-            continue
-        row = {k: (v or "").strip() for k, v in raw.items()}
-        for column in optional:
-            row.setdefault(column, "")
-        if not any(row.values()):
-            continue  # blank lines are not rows
-        yield reader.line_num, row
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if not header:
+            raise CsvImportError(["line 1: the file is empty; expected the header " + ",".join(columns)])
+        twice = sorted({h for h in header if header.count(h) > 1})
+        missing = [c for c in columns if c not in header and c not in optional]
+        unknown = [h for h in header if h not in columns]
+        if missing or unknown or twice:
+            parts = []
+            if twice:
+                parts.append("column(s) " + ", ".join(twice) + " appear more than once")
+            if missing:
+                parts.append("missing column(s) " + ", ".join(missing))
+            if unknown:
+                parts.append("unknown column(s) " + ", ".join(unknown))
+            raise CsvImportError([f"line 1: {'; '.join(parts)}; expected the header {','.join(columns)}"])
+        reader.fieldnames = header
+        for count, raw in enumerate(reader, start=1):
+            if count > MAX_ROWS:
+                raise CsvImportError([f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"])
+            if None in raw:
+                yield reader.line_num, {PROBLEM: "more values than columns"}
+                continue
+            row = {k: unneutralize((v or "").strip()) for k, v in raw.items()}
+            for column in optional:
+                row.setdefault(column, "")
+            if not any(row.values()):
+                continue  # blank lines are not rows
+            if any("\x00" in v for v in row.values()):
+                yield reader.line_num, {PROBLEM: "a cell holds a NUL character (is it a spreadsheet file, not CSV?)"}
+                continue
+            if any(len(v) > MAX_CELL for v in row.values()):
+                yield reader.line_num, {PROBLEM: f"a cell is over {MAX_CELL} characters"}
+                continue
+            yield reader.line_num, row
+    except csv.Error as exc:
+        why = "it contains a NUL character (is it a spreadsheet file rather than CSV?)" if "NUL" in str(exc) else exc
+        raise CsvImportError([f"line {reader.line_num + 1}: the file cannot be read as CSV: {why}"]) from None
 
 
 def _parse_bool(value: str) -> bool | None:
@@ -137,8 +172,8 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
     seen_at: dict[str, int] = {}
     org_at: dict[str, tuple[int, str]] = {}
     for line, row in _rows(file, LEGAL_ENTITY_COLUMNS):
-        if "__extra__" in row:
-            errors.append(f"line {line}: more values than columns")
+        if PROBLEM in row:
+            errors.append(f"line {line}: {row[PROBLEM]}")
             continue
         values, problems = legal_entity_clean(row)
         code, org_id = values["code"], values["books_org_id"]
@@ -230,8 +265,8 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary
     entities = {e.code: e for e in LegalEntity.objects.all()}
     parsed: dict[tuple[str, str, str], tuple[int, dict]] = {}
     for line, row in _rows(file, TAX_MAP_COLUMNS, TAX_MAP_OPTIONAL):
-        if "__extra__" in row:
-            errors.append(f"line {line}: more values than columns")
+        if PROBLEM in row:
+            errors.append(f"line {line}: {row[PROBLEM]}")
             continue
         values, problems = tax_rule_clean(row, entities)
         key = (row["legal_entity"], values["country"], values["state"])
@@ -300,23 +335,21 @@ def tax_rule_delete(*, rule: TaxRule, source: str = "Tax map screen") -> None:
 
 def legal_entities_export(*, out: TextIO) -> int:
     """Write every legal entity as CSV (import columns); returns the row count."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(LEGAL_ENTITY_COLUMNS)
+    writerow(out, LEGAL_ENTITY_COLUMNS)
     entities = LegalEntity.objects.order_by("code")
     for e in entities:
-        writer.writerow([e.code, e.name, e.books_org_id, "true" if e.require_review else "false"])
+        writerow(out, [e.code, e.name, e.books_org_id, "true" if e.require_review else "false"])
     return len(entities)
 
 
 def tax_map_export(*, out: TextIO) -> int:
     """Write every tax rule as CSV (import columns); returns the row count."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TAX_MAP_COLUMNS)
+    writerow(out, TAX_MAP_COLUMNS)
     rules = TaxRule.objects.select_related("legal_entity").order_by(
         F("legal_entity__code").asc(nulls_first=True), "country", "state"
     )
     for r in rules:
-        writer.writerow(
-            [r.legal_entity.code if r.legal_entity else "", r.country, r.state, r.tax_authority, r.tax_treatment]
+        writerow(
+            out, [r.legal_entity.code if r.legal_entity else "", r.country, r.state, r.tax_authority, r.tax_treatment]
         )
     return len(rules)

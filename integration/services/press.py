@@ -6,13 +6,15 @@ push; a blocked plan is recorded as blocked with every reason, a good one is que
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, PushEvent
 from integration.redaction import redact_text
 from integration.services.attempt import push_execute_task
-from integration.services.dispatch import after_commit
+from integration.services.dispatch import after_commit, send
 from integration.services.planning import PushBlocked, deal_plan
 from integration.services.review import PushStateError, push_move, push_replay
 from integration.services.timeline import push_event
@@ -118,11 +120,12 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
 def _press_again(push: InvoicePush, user: str) -> InvoicePush:
     if push.state == State.QUEUED and (push.next_attempt_at is None or push.next_attempt_at <= timezone.now()):
         # Due and perhaps without a task (in-process retries ran out of time): send one; claiming is atomic.
-        push_execute_task.delay(push.pk)  # now, not on commit: nothing here is waiting to commit
+        send(push_execute_task, push.pk)  # now, not on commit: nothing here is waiting to commit
         push.refresh_from_db()
         return push
     if push.state == State.FAILED and not current_fatal_error():
-        push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
+        with contextlib.suppress(PushStateError):  # a concurrent press replayed it first: answer with where it is
+            push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
         push.refresh_from_db()
     return push
 

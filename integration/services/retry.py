@@ -9,6 +9,7 @@ import time
 
 from django.conf import settings
 
+from integration.services.dispatch import send
 from integration.zoho.errors import HoldBack, ZohoError
 
 EAGER_MAX_SLEEP_SECONDS = 5.0
@@ -47,5 +48,5 @@ def retry_later(task, args: tuple, exc: ZohoError, attempt: int, deferrals: int)
         time.sleep(min(delay, EAGER_MAX_SLEEP_SECONDS))
         task.apply(args, kwargs=kwargs)
     else:
-        task.apply_async(args, kwargs=kwargs, countdown=min(delay, MAX_COUNTDOWN_SECONDS))
+        send(task, *args, kwargs=kwargs, countdown=min(delay, MAX_COUNTDOWN_SECONDS))
     return True

@@ -1,5 +1,15 @@
-"""The sweeper (beat, every PUSH_SWEEP_INTERVAL_SECONDS): take pushes back from workers that vanished and
-send again the queued pushes whose message was lost. The database row, not the broker, is the truth."""
+"""The sweeper (beat, every PUSH_SWEEP_INTERVAL_SECONDS): the database row, not the broker, is the truth, so every
+state a row can be left in by a lost message or a dead worker is finished from here.
+
+- pushes running past PUSH_RUNNING_DEADLINE_SECONDS lost their worker: queued again; queued pushes due for a
+  while without a worker are sent again (claiming is atomic, so a second message is harmless);
+- webhook deliveries still "received" that no worker picked up (the queue was down when they arrived) or whose
+  retries stopped are sent again (processing a delivery twice writes nothing twice);
+- Cliq posts pending without a worker are sent again; a post whose worker stopped mid-send is settled as
+  unconfirmed (Cliq may have posted it: never resent);
+- bulk replays whose worker stopped carry on where they were;
+- fences of Books creates that expired long ago are forgotten.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +20,27 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.models import InvoicePush, PushEvent
+from integration.models import BulkReplay, CliqPost, InvoicePush, PushEvent, WebhookDelivery
 from integration.services.attempt import push_execute_task
+from integration.services.bulk import bulk_replay_task
+from integration.services.cliq_posts import cliq_post_task
+from integration.services.dispatch import send
 from integration.services.fence import creates_forget
 from integration.services.timeline import push_event
+from integration.services.webhooks import webhook_process_task
 
 State = InvoicePush.State
+# Longer than any countdown a retry is sent with (retry.MAX_COUNTDOWN_SECONDS): a row untouched for this long
+# has no message waiting for it.
+RETRY_CHAIN_LOST = timedelta(minutes=15)
 
 
 def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
     """Re-queue pushes whose worker vanished; return ids of queued pushes that need a task sent.
 
     Running longer than PUSH_RUNNING_DEADLINE_SECONDS (beyond the task hard time limit) means the worker
-    died. Queued pushes whose retry time has passed by a minute are sent again too, in case the message
-    was lost; sending twice is harmless because a push is claimed atomically.
+    died. Queued pushes whose retry time has passed by SWEEP_GRACE_SECONDS are sent again too, in case the
+    message was lost; sending twice is harmless because a push is claimed atomically.
     """
     now = timezone.now()
     deadline = now - (
@@ -43,17 +60,58 @@ def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
                 f"(running since {push.running_since:%Y-%m-%d %H:%M:%S} UTC).",
             )
     creates_forget(older_than=timedelta(hours=1))
-    grace = now - timedelta(seconds=60)
+    grace = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     due = InvoicePush.objects.filter(state=State.QUEUED).filter(
         Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True, updated_at__lte=grace) | Q(next_attempt_at=now)
     )
     return list(due.values_list("pk", flat=True))
 
 
+def deliveries_due() -> list[int]:
+    """Received deliveries no worker has (never picked up, or their retries stopped)."""
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    received = WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
+    due = received.filter(
+        Q(attempts=0, received_at__lte=grace) | Q(attempts__gt=0, last_attempt_at__lte=now - RETRY_CHAIN_LOST)
+    )
+    return list(due.values_list("pk", flat=True))
+
+
+def cliq_posts_due() -> list[int]:
+    """Pending posts no worker has; posts left "sending" by a stopped worker are settled as unconfirmed."""
+    now = timezone.now()
+    stopped = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + settings.SWEEP_GRACE_SECONDS)
+    CliqPost.objects.filter(state=CliqPost.State.SENDING, last_attempt_at__lte=stopped).update(
+        state=CliqPost.State.UNCONFIRMED,
+        error="The worker sending it stopped mid-send. Not resent: Cliq may already have posted it; check the channel.",
+    )
+    grace = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    due = CliqPost.objects.filter(state=CliqPost.State.PENDING).filter(
+        Q(attempts=0, created_at__lte=grace) | Q(attempts__gt=0, last_attempt_at__lte=now - RETRY_CHAIN_LOST)
+    )
+    return list(due.values_list("pk", flat=True))
+
+
+def bulk_replays_due() -> list[int]:
+    """Unfinished bulk replays with no progress for a while (their worker stopped, or never got them)."""
+    quiet = timezone.now() - RETRY_CHAIN_LOST
+    grace = timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    due = BulkReplay.objects.filter(finished_at__isnull=True).filter(
+        Q(progress_at__isnull=True, created_at__lte=grace) | Q(progress_at__lte=quiet)
+    )
+    return list(due.values_list("pk", flat=True))
+
+
 @shared_task(name="integration.tasks.push_sweep_task")
 def push_sweep_task() -> int:
-    """Re-queue pushes whose worker vanished and resend due ones."""
-    due = push_sweep()
-    for push_id in due:
-        push_execute_task.delay(push_id)
-    return len(due)
+    """Finish or resend everything a lost message or a dead worker left behind."""
+    sent = 0
+    for task, ids in (
+        (push_execute_task, push_sweep()),
+        (webhook_process_task, deliveries_due()),
+        (cliq_post_task, cliq_posts_due()),
+        (bulk_replay_task, bulk_replays_due()),
+    ):
+        sent += sum(send(task, pk) for pk in ids)
+    return sent

@@ -56,7 +56,7 @@ def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> We
     """Store a delivery (headers redacted) and hand it to a worker. Unknown organizations and kinds are
     stored as ignored: acknowledged, never an error."""
     kind = next((k for k in KINDS if isinstance(payload.get(k), dict)), "")
-    entity = payload.get(kind) or {}
+    entity = payload[kind] if kind else {}
     raw_id = entity.get(ID_FIELDS.get(kind, ""))
     entity_id = _books_id_or_blank(raw_id)
     state, note = WebhookDelivery.State.RECEIVED, ""
@@ -96,7 +96,9 @@ def webhook_process(*, delivery_id: int) -> None:
         WebhookDelivery.State.FAILED,
     ):
         return
-    WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=delivery.attempts + 1)
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        attempts=delivery.attempts + 1, last_attempt_at=timezone.now()
+    )
     org, books = delivery.organization_id, BooksClient()
     invoice_ids, creditnote_ids = _invoices_touched(books, org, delivery)
     parked = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -13,14 +12,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from integration import selectors
+from integration import jsonbody, selectors
 from integration.forms import ButtonPressForm
 from integration.models import InvoicePush
-from integration.redaction import MAX_DEPTH, json_depth
 from integration.services.press import push_request
 from integration.services.webhooks import webhook_receive
 
@@ -44,7 +43,7 @@ def _signature_problem(request: HttpRequest) -> str:
     if abs(time.time() * 1000 - int(timestamp)) > SIGNATURE_MAX_AGE_MS:
         return "The request is stale: X-Timestamp is more than 5 minutes away from now."
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "replace")):
         return "The signature does not match."
     return ""
 
@@ -76,20 +75,26 @@ def machine_endpoint(view: Callable[..., JsonResponse]) -> Callable[..., JsonRes
             return view(request, *args, **kwargs)
         except BadBody as exc:
             return _reply(400, str(exc))
+        except DatabaseError as exc:
+            # Nothing was committed (each write is one transaction): the caller can simply send it again.
+            logger.warning("%s answered 503: the database is unavailable (%s)", request.path, type(exc).__name__)
+            return _reply(
+                503, "Invoice Bridge cannot reach its database right now; nothing was recorded. Try again shortly."
+            )
 
     return wrapper
 
 
 def json_object(request: HttpRequest, example: str) -> dict:
-    """The body as a JSON object, or `BadBody` saying what was expected."""
+    """The body as a JSON object we can store, or `BadBody` saying what was expected."""
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = jsonbody.loads(request.body)
+    except jsonbody.UnstorableJson as exc:
+        raise BadBody(str(exc)) from None
+    except (ValueError, RecursionError):
         raise BadBody(f"The body must be JSON like {example}.") from None
     if not isinstance(body, dict):
         raise BadBody(f"The body must be a JSON object like {example}.")
-    if json_depth(body) > MAX_DEPTH:
-        raise BadBody(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
     return body
 
 
@@ -179,6 +184,13 @@ def books_webhook(request: HttpRequest, organization_id: str) -> JsonResponse:
         "Received." if delivery.state == "received" else f"Acknowledged and ignored: {delivery.note}",
         delivery_id=delivery.pk,
     )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: under /api/ still the JSON contract (a `message`), the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _reply(500, "Invoice Bridge failed to handle this request; nothing was recorded. Try again shortly.")
+    return defaults.server_error(request)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -19,6 +19,7 @@ from integration.services.config_tables import (
     legal_entities_export,
     legal_entities_import,
     legal_entity_save,
+    size_problem,
     tax_map_export,
     tax_map_import,
     tax_rule_delete,
@@ -178,7 +179,9 @@ def tables_import(request: HttpRequest) -> HttpResponse:
         return redirect("integration:tables")
     importer = tax_map_import if form.cleaned_data["table"] == "tax_map" else legal_entities_import
     try:
-        text = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8-sig")
+        if problem := size_problem(form.cleaned_data["file"].size):
+            raise CsvImportError([problem])
+        text = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8-sig", newline="")
         summary = importer(file=text, source="CSV upload on the screen")
     except (CsvImportError, UnicodeDecodeError) as exc:
         errors = exc.errors if isinstance(exc, CsvImportError) else ["the file is not UTF-8 text"]

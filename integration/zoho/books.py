@@ -15,6 +15,7 @@ from integration.zoho import scopes
 from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
+    ZohoBadId,
     ZohoNotFound,
     ZohoQuotaExceeded,
     ZohoRateLimited,
@@ -33,7 +34,7 @@ def books_id(value: Any) -> str:
     """A Books record id (a string of digits), or ValueError: ids from webhooks and forms go into URL paths."""
     text = str(value if value is not None else "").strip()
     if not BOOKS_ID.match(text):
-        raise ValueError(f"{text[:40]!r} is not a Books id")
+        raise ZohoBadId(f"{text[:40]!r} is not a Books id (Books ids are digits)")
     return text
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -11,6 +12,7 @@ from integration.zoho import scopes
 from integration.zoho.auth import TokenManager
 from integration.zoho.errors import (
     ZohoAuthError,
+    ZohoBadId,
     ZohoRateLimited,
     ZohoRejected,
     ZohoRetryable,
@@ -22,6 +24,15 @@ from integration.zoho.http import ZohoApiClient
 MAX_IDS = 100
 TOKEN_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"}
 SCOPE_CODE = "OAUTH_SCOPE_MISMATCH"  # CRM names a missing scope outright: no refresh can help
+CRM_ID = re.compile(r"^[0-9]{1,30}$")
+
+
+def crm_id(value: Any, module: str) -> str:
+    """A CRM record id (digits), or `ZohoBadId`: ids read from CRM records go into URL paths and `ids=` lists."""
+    text = str(value if value is not None else "").strip()
+    if not CRM_ID.match(text):
+        raise ZohoBadId(f"CRM gave a {module} record id {text[:40]!r}, which is not a CRM record id (digits)")
+    return text
 
 
 def crm_result(response: httpx.Response) -> dict:
@@ -76,7 +87,7 @@ class CrmClient(ZohoApiClient):
 
     def record_get(self, module: str, record_id: str) -> dict | None:
         """GET /{module}/{id} — None when there is no such record."""
-        path = f"/{module}/{quote(record_id, safe='')}"
+        path = f"/{module}/{crm_id(record_id, module)}"
         data = crm_result(self.call("GET", path, scope=scopes.crm_module(module, "READ"))).get("data") or []
         return data[0] if data else None
 
@@ -84,7 +95,7 @@ class CrmClient(ZohoApiClient):
         """GET /{module}?ids=a,b,c in chunks of 100."""
         records: list[dict] = []
         for start in range(0, len(ids), MAX_IDS):
-            chunk = ids[start : start + MAX_IDS]
+            chunk = [crm_id(i, module) for i in ids[start : start + MAX_IDS]]
             body = crm_result(
                 self.call("GET", f"/{module}", scope=scopes.crm_module(module, "READ"), params={"ids": ",".join(chunk)})
             )
@@ -96,7 +107,7 @@ class CrmClient(ZohoApiClient):
         body = crm_result(
             self.call(
                 "PUT",
-                f"/{module}/{quote(record_id, safe='')}",
+                f"/{module}/{crm_id(record_id, module)}",
                 scope=scopes.crm_module(module, "UPDATE"),
                 json={"data": [{"id": record_id, **fields}], "trigger": []},
             )

@@ -80,6 +80,11 @@ class ZohoRejected(ZohoError):
     """A permanent refusal (validation and the like); retrying the same request will not help."""
 
 
+class ZohoBadId(ZohoRejected, ValueError):
+    """An id (from CRM, Books, a webhook or a form) that is not the shape Zoho's ids have, refused before it
+    reaches a URL: `.`, `..` or `/` would change which endpoint is called."""
+
+
 class ZohoNotFound(ZohoRejected):
     """The record does not exist (Books 404 / code 1002)."""
 
@@ -89,13 +94,22 @@ class ZohoQuotaExceeded(HoldBack):
     resets (`retry_after`), spending no retry attempt."""
 
 
+# However long Zoho asks us to wait, we wait at most this long before asking again: a `Retry-After` of a billion
+# seconds (or a bug in a proxy) must not park a push until 2058. Books' daily cap is its own pause (code 45).
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds form), or None when absent/unusable."""
+    """Seconds from a `Retry-After` header (delta-seconds form), at most MAX_RETRY_AFTER_SECONDS; None when
+    absent or unusable."""
     value = response.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    if seconds is None or seconds != seconds:  # NaN
+        return None
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
 
 
 def json_body(response: httpx.Response) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import os
+import re
 import threading
 from decimal import Decimal
 from typing import Any, Protocol
@@ -11,7 +12,11 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
-from integration.zoho.errors import ZohoPermissionError, ZohoRetryable, json_body
+from integration.zoho.errors import ZohoBadId, ZohoPermissionError, ZohoRetryable, json_body
+
+# Every path we call is made of plain segments: an id like `.` or `..` would otherwise be collapsed by the URL
+# parser into another endpoint (`/Products/.` is the mass update); the clients validate ids, and this is the net.
+SAFE_PATH = re.compile(r"^(/[A-Za-z0-9_]+)+$")
 
 # Tests and the in-process sandbox swap the network for a transport here; production leaves it None.
 _transport: httpx.BaseTransport | None = None
@@ -129,6 +134,8 @@ class ZohoApiClient:
         """One API call needing `scope`. A refused token is refreshed once and the call retried once; refused
         again with the fresh token, it is a missing scope (`ZohoPermissionError`): remembered, so later calls
         needing it spend no further refresh."""
+        if not SAFE_PATH.match(path):
+            raise ZohoBadId(f"Refused to call {self.service} at {path[:80]!r}: an id in it is not the shape Zoho uses")
         for attempt in (1, 2):
             token = self.tokens.get()
             self.before_send(params)
