@@ -135,12 +135,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long Zoho calls: do not hoard messages
 CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=300)
 # The soft limit leaves the task a fifth of the hard limit (at most a minute) to record where it stopped.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int(
-    "TASK_SOFT_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT - min(60, CELERY_TASK_TIME_LIMIT // 5)
+    "TASK_SOFT_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT - max(1, min(60, CELERY_TASK_TIME_LIMIT // 5))
 )
-if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT or CELERY_TASK_TIME_LIMIT < 30:
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
-        f"TASK_TIME_LIMIT_SECONDS ({CELERY_TASK_TIME_LIMIT}) must be at least 30, and TASK_SOFT_TIME_LIMIT_SECONDS "
-        f"({CELERY_TASK_SOFT_TIME_LIMIT}) above 0 and below it."
+        f"TASK_SOFT_TIME_LIMIT_SECONDS ({CELERY_TASK_SOFT_TIME_LIMIT}) must be above 0 and below "
+        f"TASK_TIME_LIMIT_SECONDS ({CELERY_TASK_TIME_LIMIT})."
     )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

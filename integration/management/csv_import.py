@@ -30,7 +30,7 @@ class CsvImportCommand(BaseCommand):
         except CsvImportError as exc:
             for line in exc.errors:
                 self.stderr.write(f"{file}: {line}")
-            raise CommandError(f"{file}: the file has problems (above); nothing was imported") from None
+            raise CommandError(f"{file}: {exc.total} bad row(s); nothing was imported") from None
         self.stdout.write(f"{self.label}: {summary}.")
 
     @property

@@ -38,6 +38,7 @@ class CsvImportError(Exception):
     MAX_ERRORS_SHOWN, then how many more)."""
 
     def __init__(self, errors: list[str]):
+        self.total = len(errors)
         if len(errors) > MAX_ERRORS_SHOWN:
             errors = [*errors[:MAX_ERRORS_SHOWN], f"… and {len(errors) - MAX_ERRORS_SHOWN} more lines with problems"]
         self.errors = errors

@@ -35,7 +35,8 @@ def _in_flight_until():
 
 
 class _Claim:
-    def __init__(self, kind: str, organization_id: str, key: str, label: str):
+    def __init__(self, kind: str, organization_id: str, key: str, label: str, sole_holder: bool):
+        self.sole_holder = sole_holder
         self.where = {"organization_id": organization_id, "kind": kind, "key": key[:300]}
         self.label = label
         self.token = uuid.uuid4()
@@ -55,7 +56,9 @@ class _Claim:
             f"Another attempt is creating the same Books {self.label} right now; waiting for it",
             retry_after=BUSY_RETRY_SECONDS,
         )
-        if row is None or (not row.uncertain and row.settle_until > now):
+        # In flight elsewhere: wait for it — unless only our own earlier runs could hold it (a push's invoice: that
+        # run has lost the push, and is gone or past its deadline), which is as good as unanswered.
+        if row is None or (not row.uncertain and row.settle_until > now and not self.sole_holder):
             raise busy
         live = row.settle_until > now
         fields = {} if live else {"uncertain": False, "settle_until": _in_flight_until()}
@@ -89,13 +92,15 @@ def create_once(
     label: str,
     look: Callable[[bool], T | None],
     make: Callable[[], T],
+    sole_holder: bool = False,
 ) -> tuple[T, bool]:
     """Find or create one Books record under the fence. `look(earlier)` finds it (None when absent; `earlier` is
     True when an earlier create of it was in flight or unanswered); `make()` creates it. Returns (record, created).
 
     Raises `HoldBack` (no attempt spent) while another create of the same record is in flight, or while an
-    unanswered one may still land."""
-    claim = _Claim(kind, organization_id, key, label)
+    unanswered one may still land. `sole_holder`: only the caller's own earlier runs can hold this fence, so one
+    in flight is treated as unanswered (looked for at once, not waited on)."""
+    claim = _Claim(kind, organization_id, key, label, sole_holder)
     claim.take()
     keep = claim.settling_until is not None  # a failed look while settling keeps the fence up
     try:

@@ -336,7 +336,13 @@ class PushAttempt(CustomerStep):
             return invoice
 
         invoice, _ = create_once(
-            BooksCreate.Kind.INVOICE, self.org, self.push.deal_id, label="invoice", look=look, make=make
+            BooksCreate.Kind.INVOICE,
+            self.org,
+            self.push.deal_id,
+            label="invoice",
+            look=look,
+            make=make,
+            sole_holder=True,
         )
         plan["invoice"] = books_figures(invoice)
         self._update(

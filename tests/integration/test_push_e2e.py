@@ -135,7 +135,7 @@ def test_a_worker_killed_mid_push_converges_to_one_invoice_and_a_stamped_deal(st
     stack.start_worker(
         "rescuer",
         beat=True,
-        env={"PUSH_RUNNING_DEADLINE_SECONDS": "2", "TASK_TIME_LIMIT_SECONDS": "1", "PUSH_SWEEP_INTERVAL_SECONDS": "1"},
+        env={"PUSH_RUNNING_DEADLINE_SECONDS": "3", "TASK_TIME_LIMIT_SECONDS": "2", "PUSH_SWEEP_INTERVAL_SECONDS": "1"},
     )
     wait_for(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed", "the rescued push", timeout=60)
     push = InvoicePush.objects.get(pk=push_id)

@@ -49,12 +49,12 @@ def test_production_settings_pass_the_deploy_check():
 def test_tasks_run_eagerly_without_a_broker_and_on_redis_with_one():
     code = "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER, s.CACHES['default']['BACKEND'])"
     eager = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "", "REDIS_URL": ""})
-    # Creation locks live in a store every process shares, never in one process' memory.
+    # The rate-limit window lives in a store every process shares, never in one process' memory.
     assert eager.stdout.split()[-2:] == ["True", "django.core.cache.backends.db.DatabaseCache"]
     embedded = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "filesystem://", "REDIS_URL": ""})
     assert embedded.stdout.split()[-2:] == ["False", "django.core.cache.backends.db.DatabaseCache"]
     queued = manage("shell", "-c", code, env={"DEBUG": "true", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"})
-    assert queued.stdout.split()[-2:] == ["False", "django.core.cache.backends.redis.RedisCache"]
+    assert queued.stdout.split()[-2:] == ["False", "integration.cache.ForgivingRedisCache"]
 
 
 def test_celery_reliability_settings():
