@@ -481,3 +481,6 @@ class BulkReplay(models.Model):
     @property
     def done(self) -> int:
         return len(self.outcomes)
+
+
+from integration.import_jobs import CsvImport  # noqa: E402, F401 — a model of this app, in its own module

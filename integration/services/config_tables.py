@@ -7,7 +7,7 @@ number (the header is line 1), and only a clean file is applied, inside one tran
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -63,8 +63,11 @@ class ImportSummary:
         return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
 
 
+Progress = Callable[[str, int], None]  # (phase "checking" or "applying", rows so far); for imports run by a worker
+
+
 def _rows(
-    file: TextIO, columns: list[str], optional: tuple[str, ...] | list[str] = ()
+    file: TextIO, columns: list[str], optional: tuple[str, ...] | list[str] = (), progress: Progress | None = None
 ) -> Iterable[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(file)
     try:
@@ -87,6 +90,8 @@ def _rows(
         for count, raw in enumerate(reader, start=1):
             if count > MAX_ROWS:
                 raise CsvImportError([f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"])
+            if progress and count % 100 == 0:
+                progress("checking", count)
             if None in raw:
                 yield reader.line_num, {PROBLEM: "more values than columns"}
                 continue
@@ -165,14 +170,16 @@ def _apply_entity(entity: LegalEntity | None, values: dict, source: str) -> tupl
     return entity, "updated"
 
 
-def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
+def legal_entities_import(
+    *, file: TextIO, source: str = "CSV import", progress: Progress | None = None
+) -> ImportSummary:
     """Upsert legal entities by `code` from a CSV with columns code,name,books_org_id,require_review.
     A Books organization belongs to one legal entity only."""
     errors: list[str] = []
     parsed: dict[str, dict] = {}
     seen_at: dict[str, int] = {}
     org_at: dict[str, tuple[int, str]] = {}
-    for line, row in _rows(file, LEGAL_ENTITY_COLUMNS):
+    for line, row in _rows(file, LEGAL_ENTITY_COLUMNS, progress=progress):
         if PROBLEM in row:
             errors.append(f"line {line}: {row[PROBLEM]}")
             continue
@@ -195,6 +202,8 @@ def legal_entities_import(*, file: TextIO, source: str = "CSV import") -> Import
     if errors:
         raise CsvImportError(errors)
 
+    if progress:
+        progress("applying", len(parsed))
     summary = ImportSummary()
     with transaction.atomic():
         existing = {e.code: e for e in LegalEntity.objects.select_for_update().filter(code__in=parsed)}
@@ -258,14 +267,14 @@ def tax_rule_clean(row: dict[str, str], entities: dict[str, LegalEntity]) -> tup
     return values, problems
 
 
-def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary:
+def tax_map_import(*, file: TextIO, source: str = "CSV import", progress: Progress | None = None) -> ImportSummary:
     """Upsert tax rules by (legal_entity, country, state) from a CSV:
     legal_entity,country,state,tax_authority[,tax_treatment]. Each row is checked by `tax_rule_clean`, the
     same check the tax-map screen uses."""
     errors: list[str] = []
     entities = {e.code: e for e in LegalEntity.objects.all()}
     parsed: dict[tuple[str, str, str], tuple[int, dict]] = {}
-    for line, row in _rows(file, TAX_MAP_COLUMNS, TAX_MAP_OPTIONAL):
+    for line, row in _rows(file, TAX_MAP_COLUMNS, TAX_MAP_OPTIONAL, progress):
         if PROBLEM in row:
             errors.append(f"line {line}: {row[PROBLEM]}")
             continue
@@ -283,6 +292,8 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import") -> ImportSummary
     if errors:
         raise CsvImportError(errors)
 
+    if progress:
+        progress("applying", len(parsed))
     summary = ImportSummary()
     with transaction.atomic():
         for _, values in parsed.values():

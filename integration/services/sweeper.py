@@ -7,7 +7,8 @@ state a row can be left in by a lost message or a dead worker is finished from h
   retries stopped are sent again (processing a delivery twice writes nothing twice);
 - Cliq posts pending without a worker are sent again; a post whose worker stopped mid-send is settled as
   unconfirmed (Cliq may have posted it: never resent);
-- bulk replays whose worker stopped carry on where they were;
+- bulk replays whose worker stopped carry on where they were; CSV imports no worker has are sent again, and one
+  whose worker stopped mid-check is checked again (nothing is applied until the whole file is checked);
 - fences of Books creates that expired long ago are forgotten.
 """
 
@@ -20,10 +21,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.models import BulkReplay, CliqPost, InvoicePush, PushEvent, WebhookDelivery
+from integration.models import BulkReplay, CliqPost, CsvImport, InvoicePush, PushEvent, WebhookDelivery
 from integration.services.attempt import push_execute_task
 from integration.services.bulk import bulk_replay_task
 from integration.services.cliq_posts import cliq_post_task
+from integration.services.csv_jobs import csv_import_task
 from integration.services.dispatch import send
 from integration.services.fence import creates_forget
 from integration.services.timeline import push_event
@@ -103,6 +105,18 @@ def bulk_replays_due() -> list[int]:
     return list(due.values_list("pk", flat=True))
 
 
+def csv_imports_due() -> list[int]:
+    """Queued imports no worker has; an import whose worker stopped mid-check is queued again (applying is one
+    transaction, so a stopped apply left nothing behind)."""
+    quiet = timezone.now() - RETRY_CHAIN_LOST
+    CsvImport.objects.filter(
+        state__in=[CsvImport.State.CHECKING, CsvImport.State.APPLYING], progress_at__lte=quiet
+    ).update(state=CsvImport.State.QUEUED, checked=0)
+    grace = timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    due = CsvImport.objects.filter(state=CsvImport.State.QUEUED, created_at__lte=grace)
+    return list(due.values_list("pk", flat=True))
+
+
 @shared_task(name="integration.tasks.push_sweep_task")
 def push_sweep_task() -> int:
     """Finish or resend everything a lost message or a dead worker left behind."""
@@ -112,6 +126,7 @@ def push_sweep_task() -> int:
         (webhook_process_task, deliveries_due()),
         (cliq_post_task, cliq_posts_due()),
         (bulk_replay_task, bulk_replays_due()),
+        (csv_import_task, csv_imports_due()),
     ):
         sent += sum(send(task, pk) for pk in ids)
     return sent

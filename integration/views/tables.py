@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from integration import selectors
 from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm, add_problems
-from integration.models import LegalEntity, TaxRule
+from integration.models import CsvImport, LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
 from integration.services.config_tables import (
     CsvImportError,
@@ -25,9 +25,11 @@ from integration.services.config_tables import (
     tax_rule_delete,
     tax_rule_save,
 )
+from integration.services.csv_jobs import INLINE_ROWS, csv_import_start
 from integration.services.entities import legal_entity_refresh
 from integration.services.taxes import tax_map_check
 from integration.views.access import role_required
+from integration.views.pushes import HtmxHttpRequest
 from integration.zoho.errors import ZohoError
 
 
@@ -177,18 +179,31 @@ def tables_import(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a table and a CSV file.")
         return redirect("integration:tables")
-    importer = tax_map_import if form.cleaned_data["table"] == "tax_map" else legal_entities_import
+    table, upload = form.cleaned_data["table"], form.cleaned_data["file"]
+    importer = tax_map_import if table == "tax_map" else legal_entities_import
     try:
-        if problem := size_problem(form.cleaned_data["file"].size):
+        if problem := size_problem(upload.size):
             raise CsvImportError([problem])
-        text = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8-sig", newline="")
-        summary = importer(file=text, source="CSV upload on the screen")
+        content = upload.read().decode("utf-8-sig")
+        if content.count("\n") > INLINE_ROWS:  # a large file: a worker applies it, the page shows how far it got
+            job = csv_import_start(table=table, filename=upload.name, content=content, user=request.user)
+            return redirect("integration:csv-import", import_id=job.pk)
+        summary = importer(file=io.StringIO(content, newline=""), source="CSV upload on the screen")
     except (CsvImportError, UnicodeDecodeError) as exc:
         errors = exc.errors if isinstance(exc, CsvImportError) else ["the file is not UTF-8 text"]
         messages.error(request, "Nothing was imported: " + " · ".join(errors))
     else:
         messages.success(request, f"Imported: {summary}.")
     return redirect("integration:tables")
+
+
+@role_required("integration.view_taxrule")
+def csv_import_page(request: HtmxHttpRequest, import_id: int) -> HttpResponse:
+    """How far a large CSV import has got; the partial refreshes itself until it is done."""
+    job = get_object_or_404(CsvImport.objects.defer("content"), pk=import_id)
+    partial = request.htmx and not request.htmx.boosted
+    template = "integration/csv_import.html#progress" if partial else "integration/csv_import.html"
+    return render(request, template, {"job": job})
 
 
 @role_required("integration.view_taxrule")

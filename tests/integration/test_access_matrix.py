@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from audits.models import DuplicateFlag
-from integration.models import BulkReplay, CliqPost, TaxRule, WebhookDelivery
+from integration.models import BulkReplay, CliqPost, CsvImport, TaxRule, WebhookDelivery
 from tests.factories import InvoicePushFactory, LegalEntityFactory, TaxRuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +43,8 @@ ENDPOINTS = [
     ("GET", "/tables/entities/add/", ADMIN),
     ("GET", "/tables/entities/US-LLC/edit/", ADMIN),
     ("POST", "/tables/import/", ADMIN),
+    ("GET", "/tables/imports/{csv_import}/", READ),
+    ("GET", "/tables/imports/{csv_import}/?hx=1", READ),
     ("GET", "/tables/export/tax_map.csv", READ),
     ("GET", "/audits/", READ),
     ("GET", "/audits/progress/", READ),
@@ -74,6 +76,7 @@ def objects(sandbox):
     delivery = WebhookDelivery.objects.create(organization_id="60001001", kind="invoice", state="processed")
     post = CliqPost.objects.create(organization_id="60001001", payment_id="1", invoice_id="2", text="x", state="sent")
     bulk = BulkReplay.objects.create(push_ids=[])
+    csv_import = CsvImport.objects.create(table="tax_map", content="")
     flag = DuplicateFlag.objects.create(
         legal_entity=entity, organization_id="60001001", kind="item", key="k", reason="same name", score=90, members=[]
     )
@@ -83,6 +86,7 @@ def objects(sandbox):
         "delivery": delivery.pk,
         "post": post.pk,
         "bulk": bulk.pk,
+        "csv_import": csv_import.pk,
         "flag": flag.pk,
     }
 

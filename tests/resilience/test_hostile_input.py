@@ -238,3 +238,56 @@ def test_a_legal_entity_code_with_a_slash_keeps_the_tables_screen_working(client
     assert page.status_code == 200
     edit = client.get(reverse("integration:entity-edit", args=["US/LLC"]))
     assert edit.status_code == 200 and "US/LLC" in edit.content.decode()
+
+
+def legal_entities_csv(rows: int, *, bad_line: int | None = None) -> bytes:
+    lines = [f"E{n:04d},Entity {n},{80000000 + n},false" for n in range(rows)]
+    if bad_line is not None:
+        lines[bad_line - 2] = "X,,not-digits,maybe"
+    return ("code,name,books_org_id,require_review\n" + "\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_csv_is_applied_by_a_worker_with_its_progress_on_a_page(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integration.models import CsvImport
+
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    upload = SimpleUploadedFile("entities.csv", legal_entities_csv(800))
+    resp = client.post(reverse("integration:tables-import"), {"table": "legal_entities", "file": upload})
+    job = CsvImport.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == reverse("integration:csv-import", args=[job.pk])
+    page = client.get(resp["Location"]).content.decode()  # in-process tasks: it has run by now
+    assert "Imported — 800 created, 0 updated, 0 unchanged." in page and LegalEntity.objects.count() == 800
+    job.refresh_from_db()
+    assert (job.state, job.checked, job.rows, job.content) == ("done", 800, 800, "")  # the file is not kept
+
+    bad = SimpleUploadedFile("entities.csv", legal_entities_csv(900, bad_line=700))
+    resp = client.post(reverse("integration:tables-import"), {"table": "legal_entities", "file": bad}, follow=True)
+    page = resp.content.decode()
+    assert "Refused: nothing was imported" in page and "line 700: name is empty" in page
+    assert LegalEntity.objects.count() == 800
+    partial = client.get(resp.redirect_chain[-1][0], headers={"HX-Request": "true"}).content.decode()
+    assert 'id="progress"' in partial and "hx-get" not in partial  # finished: the page stops polling
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_csv_import_no_worker_picked_up_is_sent_by_the_sweeper(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integration.models import CsvImport
+    from integration.services.sweeper import csv_imports_due, push_sweep_task
+
+    job = CsvImport.objects.create(table="legal_entities", content=legal_entities_csv(3).decode(), rows=3)
+    stalled = CsvImport.objects.create(table="legal_entities", content="code\n", rows=0, state="checking")
+    CsvImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    CsvImport.objects.filter(pk=stalled.pk).update(
+        created_at=timezone.now() - timedelta(hours=1), progress_at=timezone.now() - timedelta(hours=1)
+    )
+    assert sorted(csv_imports_due()) == [job.pk, stalled.pk]
+    push_sweep_task()
+    job.refresh_from_db()
+    assert job.state == "done" and LegalEntity.objects.count() == 3

@@ -141,3 +141,18 @@ def test_a_bulk_replay_shows_its_progress(browser, live_server, sandbox, demo_co
     expect(page.get_by_text("2 of 2 — finished")).to_be_visible()
     snap(page, "bulk-replay")
     assert set(InvoicePush.objects.values_list("state", flat=True)) == {"pushed"}
+
+
+def test_a_large_csv_upload_shows_its_progress_and_outcome(browser, live_server, demo_config, settings, tmp_path):
+    rows = "".join(f"E{n:04d},Entity {n},{80000000 + n},false\n" for n in range(700))
+    path = tmp_path / "entities.csv"
+    path.write_text("code,name,books_org_id,require_review\n" + rows)
+    page = browser.new_page()
+    log_in(page, live_server, "finance-admin")
+    page.goto(f"{live_server.url}/tables/")
+    page.select_option("select[name=table]", "legal_entities")
+    page.set_input_files("input[name=file]", str(path))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="CSV import")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Imported — 700 created, 0 updated, 0 unchanged.")
+    snap(page, "csv-import")
