@@ -3,9 +3,7 @@ PostgreSQL, and the Zoho sandbox over HTTP. Workers get killed with SIGKILL here
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,31 +12,11 @@ from integration.models import InvoicePush
 from integration.normalize import normalize_name, normalize_sku
 from integration.services.review import push_approve
 from sandbox.demo import AUDIT_ITEM_GROUPS, CA_ORG, IN_ORG, UK_ORG, US_ORG, deal_id
-from tests.conftest import at_once, sign
+from tests.conftest import at_once
+from tests.e2e import press, settled, wait_for
 from tests.factories import UserFactory
-from tests.stack import Stack
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def press(stack: Stack, settings, deal: str, user: str = "ava@acme.example") -> tuple[int, dict]:
-    body = json.dumps({"deal_id": deal, "user": user}).encode()
-    headers = {**sign(body, secret=settings.CRM_BUTTON_SECRET), "Content-Type": "application/json"}
-    resp = httpx.post(f"{stack.web_url}/api/crm/generate-invoice/", content=body, headers=headers, timeout=40)
-    return resp.status_code, resp.json()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def settled(*push_ids: int) -> bool:
-    return not InvoicePush.objects.filter(pk__in=push_ids, state__in=["queued", "running"]).exists()
 
 
 def invoices_for(sandbox, org: str, deal: str) -> list[dict]:

@@ -9,7 +9,7 @@ import pytest
 from integration.models import CliqPost, InvoicePush, WebhookDelivery
 from sandbox.demo import US_ORG, deal_id
 from tests.conftest import at_once
-from tests.integration.test_push_e2e import press, wait_for
+from tests.e2e import press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEAL = deal_id(2)

@@ -17,7 +17,7 @@ from django.db import connection
 from integration.models import InvoicePush, WebhookDelivery
 from sandbox.demo import US_ORG, deal_id
 from tests.conftest import free_port, sign
-from tests.resilience.helpers import press, wait_for
+from tests.e2e import press, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import pytest
 
 from integration.models import BooksCreate, InvoicePush, PushEvent
 from sandbox.demo import CA_ORG, US_ORG, deal_id
-from tests.resilience.helpers import press, settled, wait_for
+from tests.e2e import press, settled, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

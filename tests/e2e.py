@@ -1,4 +1,4 @@
-"""What the resilience tests share: pressing the button over HTTP and waiting for pushes to settle."""
+"""What the end-to-end tests share: pressing the button over HTTP against a `Stack`, and waiting for pushes."""
 
 from __future__ import annotations
 
