@@ -3,6 +3,8 @@ Redis, PostgreSQL, the sandbox over HTTP), real client timeouts: still one custo
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from integration.models import BooksCreate, InvoicePush, PushEvent
@@ -31,7 +33,13 @@ def test_creates_that_answer_after_the_timeout_make_one_of_each(stack, http_sand
     for push_id in ids:
         push = InvoicePush.objects.get(pk=push_id)
         assert push.state == "pushed", push.error
+    time.sleep(SLOW + 2)  # any create still inside the sandbox lands before we count
     ca, us = http_sandbox.orgs[CA_ORG], http_sandbox.orgs[US_ORG]
+    # each record was sent to Books once: the slow create, never again while it could still land
+    for org, path, sent in ((CA_ORG, "contacts", 1), (CA_ORG, "items", 1), (CA_ORG, "invoices", 1)):
+        assert len(http_sandbox.calls_to("POST", rf"/{path}$", org=org)) == sent, (org, path)
+    assert len(http_sandbox.calls_to("POST", r"/contacts$", org=US_ORG)) == 1
+    assert len(http_sandbox.calls_to("POST", r"/invoices$", org=US_ORG)) == 1
     assert [c["contact_name"] for c in ca.contacts.values()] == ["Maple Leaf Kiosks"]
     assert [c["contact_name"] for c in us.contacts.values()].count("Globex Corporation") == 1
     assert len(ca.items) == 1
