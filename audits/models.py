@@ -121,6 +121,9 @@ class DuplicateFlag(models.Model):
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
+        RESOLVING = "resolving", "Being resolved"
+        UNDOING = "undoing", "Being undone"
+        STUCK = "stuck", "Needs attention"
         RESOLVED = "resolved", "Resolved"
         DISMISSED = "dismissed", "Not duplicates"
         GONE = "gone", "No longer found"
@@ -135,6 +138,11 @@ class DuplicateFlag(models.Model):
     members = models.JSONField(default=list, help_text="[{books_id, name, sku, status, email, tax_number, usage}]")
     survivor_id = models.CharField(max_length=40, blank=True)
     resolution = models.JSONField(default=dict, blank=True, help_text="What resolving changed, for undo.")
+    operation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The decision in progress: its intent, what it changed, what could not be put back.",
+    )
     run = models.ForeignKey(AuditRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags")
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)

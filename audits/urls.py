@@ -11,4 +11,5 @@ urlpatterns = [
     path("audits/groups/<int:flag_id>/resolve/", views.flag_resolve_view, name="resolve"),
     path("audits/groups/<int:flag_id>/dismiss/", views.flag_dismiss_view, name="dismiss"),
     path("audits/groups/<int:flag_id>/undo/", views.flag_undo_view, name="undo"),
+    path("audits/groups/<int:flag_id>/put-back/", views.flag_put_back_view, name="put-back"),
 ]

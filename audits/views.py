@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from audits import selectors
 from audits.models import DuplicateFlag
-from audits.resolution import DecisionError, flag_dismiss, flag_resolve, flag_undo
+from audits.resolution import DecisionError, flag_dismiss, flag_put_back, flag_resolve, flag_undo
 from audits.runs import audit_start
 from integration.views.access import role_required
 
@@ -128,10 +128,24 @@ def flag_dismiss_view(request: HttpRequest, flag_id: int) -> HttpResponse:
     )
 
 
+def _undone(flag: DuplicateFlag) -> str:
+    kept = getattr(flag, "kept_active", [])
+    note = f" Kept active, because links or pushes made since use it: {', '.join(kept)}." if kept else ""
+    return f"Undone: group #{flag.pk} is open again, as it was before.{note}"
+
+
 @require_POST
 @role_required(DECIDE)
 def flag_undo_view(request: HttpRequest, flag_id: int) -> HttpResponse:
-    return _decide(request, flag_id, flag_undo, lambda f: f"Undone: group #{f.pk} is open again, as it was before.")
+    return _decide(request, flag_id, flag_undo, _undone)
+
+
+@require_POST
+@role_required(DECIDE)
+def flag_put_back_view(request: HttpRequest, flag_id: int) -> HttpResponse:
+    return _decide(
+        request, flag_id, flag_put_back, lambda f: f"Put back: group #{f.pk}'s records are as they were; it is open."
+    )
 
 
 @role_required()

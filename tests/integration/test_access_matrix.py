@@ -53,6 +53,7 @@ ENDPOINTS = [
     ("POST", "/audits/groups/{flag}/resolve/", ADMIN),
     ("POST", "/audits/groups/{flag}/dismiss/", ADMIN),
     ("POST", "/audits/groups/{flag}/undo/", ADMIN),
+    ("POST", "/audits/groups/{flag}/put-back/", ADMIN),
 ]
 ROLES = {
     "anonymous": None,
