@@ -166,15 +166,14 @@ class DuplicateFlag(models.Model):
         return [m["books_id"] for m in self.members]
 
     @classmethod
-    def merged_into(cls, organization_id: str, kind: str, ids: list[str]) -> str | None:
-        """The record finance kept when it merged all of `ids` in an audit (they are one resolved group's members,
-        the survivor among them), or None. The push uses it instead of asking again which one is meant."""
-        for flag in cls.objects.filter(
-            organization_id=organization_id, kind=kind, state=cls.State.RESOLVED, survivor_id__in=ids
-        ):
-            if set(ids) <= set(flag.member_ids()):
-                return flag.survivor_id
-        return None
+    def merges(cls, organization_id: str, kind: str) -> dict[str, str]:
+        """Every Books id finance merged away in the organization → the record it kept (resolved groups)."""
+        found: dict[str, str] = {}
+        for survivor, members in cls.objects.filter(
+            organization_id=organization_id, kind=kind, state=cls.State.RESOLVED
+        ).values_list("survivor_id", "members"):
+            found.update({m["books_id"]: survivor for m in members if m["books_id"] != survivor})
+        return found
 
 
 class FlagEvent(models.Model):

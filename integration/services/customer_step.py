@@ -24,6 +24,10 @@ class CustomerStep:
         self.set_step(InvoicePush.Step.CUSTOMER)
         account = self.push.plan["account"]
         link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
+        merges = DuplicateFlag.merges(self.org, "customer")
+        if link is not None and link.books_contact_id in merges:
+            link.delete()  # a customer finance merged away: found again (by id or name), which leads to the one kept
+            link = None
         if link is not None:
             contact = {"contact_id": link.books_contact_id, "contact_name": link.contact_name}
             contact["currency_code"] = link.currency_code or self._customer_currency(link)
@@ -64,8 +68,10 @@ class CustomerStep:
 
     def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
         if valid_books_id(account.get("books_customer_id")):
+            merges = DuplicateFlag.merges(self.org, "customer")
+            wanted = merges.get(account["books_customer_id"], account["books_customer_id"])
             with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
-                contact = self.books.contact_get(self.org, account["books_customer_id"])
+                contact = self.books.contact_get(self.org, wanted)
                 if contact.get("contact_type", "customer") == "customer":
                     return self._customer_adopt(contact), False
 
@@ -121,8 +127,14 @@ class CustomerStep:
         term = customer_search_term(name)
         with self.zoho_call(f"Search Books customers by contact and company name for “{term}”"):
             matches = customer_search(self.books, self.org, name)
-        merged = DuplicateFlag.merged_into(self.org, "customer", [m["contact_id"] for m in matches])
-        matches = [m for m in matches if m["contact_id"] == merged] if merged and len(matches) > 1 else matches
+        merges = DuplicateFlag.merges(self.org, "customer")
+        if any(m["contact_id"] in merges for m in matches):
+            # never adopt or reactivate a customer finance merged away: the one it kept stands for it
+            kept = {merges[m["contact_id"]] for m in matches if m["contact_id"] in merges}
+            matches = [m for m in matches if m["contact_id"] not in merges]
+            for contact_id in kept - {m["contact_id"] for m in matches}:
+                with self.zoho_call("Read the customer finance kept when merging"):
+                    matches.append(self.books.contact_get(self.org, contact_id))
         if len(matches) > 1:
             raise PushNeedsDecision(
                 f"{len(matches)} Books customers match the Account “{name}”: {describe_customers(matches)}. "

@@ -176,10 +176,11 @@ class PushAttempt(CustomerStep):
         lines = list({ln["product_id"]: ln for ln in plan["lines"] if ln["product_id"] not in item_ids}.values())
         if not lines:
             return
+        merges = DuplicateFlag.merges(self.org, "item")
         for link in ItemLink.objects.filter(
             organization_id=self.org, crm_product_id__in=[ln["product_id"] for ln in lines]
         ):
-            item_ids[link.crm_product_id] = link.books_item_id
+            item_ids[link.crm_product_id] = merges.get(link.books_item_id, link.books_item_id)
         problems, decisions = [], []
         for line in (ln for ln in lines if ln["product_id"] not in item_ids):
             try:
@@ -230,8 +231,11 @@ class PushAttempt(CustomerStep):
 
     def _item_exact(self, index: list[dict], line: dict) -> str | None:
         exact = items_exact(index, line["sku"])
-        merged = DuplicateFlag.merged_into(self.org, "item", [i["item_id"] for i in exact]) if len(exact) > 1 else None
-        exact = [i for i in exact if i["item_id"] == merged] if merged else exact
+        # An item finance merged away is never adopted, linked or reactivated: the one it kept stands for it.
+        merges = DuplicateFlag.merges(self.org, "item") if exact else {}
+        by_id = {i["item_id"]: i for i in index}
+        kept = [by_id.get(merges[i["item_id"]]) if i["item_id"] in merges else i for i in exact]
+        exact = list({i["item_id"]: i for i in kept if i is not None}.values())
         if len(exact) > 1:
             raise PushNeedsDecision(
                 f"SKU {line['sku']} of “{line['name']}” matches {len(exact)} Books items: {describe_items(exact)}. "

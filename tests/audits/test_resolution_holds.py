@@ -147,3 +147,39 @@ def test_undo_puts_back_only_what_the_resolution_left_as_it_was(sandbox, group):
     flag_undo(flag_id=flag.pk, user=UserFactory())
     assert items[keep]["status"] == "inactive" and items[drop]["status"] == "active"
     assert len(sandbox.calls_to("POST", r"/(in)?active$")) == writes + 1  # only the survivor went back
+
+
+# --- merges hold: a push never adopts, links or reactivates a record finance merged away ----------------------
+def test_a_product_with_the_merged_away_sku_is_linked_to_the_kept_item(sandbox, demo_config, press):
+    from integration.models import InvoicePush
+    from sandbox.demo import deal_id
+
+    audit("--org", "US-LLC")
+    flag = flag_of("Service Plan")
+    keep, drop = member_id(flag, "Service Plan"), member_id(flag, "Service-Plan")
+    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
+    sandbox.crm["Products"][product_id(4)]["Product_Code"] = "SVC-12M"  # the SKU of the item merged away
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed", push.error
+    assert ItemLink.objects.get(organization_id=US_ORG, crm_product_id=product_id(4)).books_item_id == keep
+    assert sandbox.orgs[US_ORG].items[drop]["status"] == "inactive"
+    assert sandbox.calls_to("POST", rf"/items/{drop}/active$") == []
+
+
+def test_an_account_pointing_at_a_merged_away_customer_uses_the_kept_one(sandbox, demo_config, press):
+    from integration.models import CustomerLink, InvoicePush
+    from sandbox.demo import account_id, deal_id
+
+    audit("--org", "US-LLC")
+    flag = next(f for f in DuplicateFlag.objects.filter(kind="customer") if "Vandelay Industries" in str(f.members))
+    keep, drop = member_id(flag, "Vandelay Industries"), member_id(flag, "Vandelay Industries, Inc.")
+    flag_resolve(flag_id=flag.pk, survivor_id=keep, user=UserFactory())
+    sandbox.crm["Accounts"][account_id(2)]["Books_Customer_Id"] = drop
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "pushed", push.error
+    assert push.plan["customer_id"] == keep
+    assert CustomerLink.objects.get(crm_account_id=account_id(2)).books_contact_id == keep
+    assert sandbox.orgs[US_ORG].contacts[drop]["status"] == "inactive"
+    assert sandbox.calls_to("POST", rf"/contacts/{drop}/active$") == []
