@@ -148,8 +148,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request that hands work to the queue while Redis is down must not hang: try briefly, then leave the work to
 # the sweeper (integration/services/dispatch.py).
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 4
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 # Longer than the longest task plus its retries' countdowns, so acks_late never double-runs a live task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -200,6 +200,8 @@ BOOKS_RATE_LIMIT_WINDOW_SECONDS = env.float("BOOKS_RATE_LIMIT_WINDOW_SECONDS", d
 BOOKS_RATE_LIMIT_MAX_WAIT = env.float("BOOKS_RATE_LIMIT_MAX_WAIT", default=20.0)
 # Push retries: exponential backoff with jitter from the base, capped, for this many attempts in all.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+# Four eyes: whoever requested a push that needs review cannot approve it. On only for a team of one.
+REVIEW_ALLOW_SELF_APPROVAL = env.bool("REVIEW_ALLOW_SELF_APPROVAL", default=False)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=5.0)
 PUSH_RETRY_MAX_SECONDS = env.float("PUSH_RETRY_MAX_SECONDS", default=600.0)
 # A push "running" for longer than this lost its worker (it must exceed CELERY_TASK_TIME_LIMIT).

@@ -75,9 +75,9 @@ class PushFilterForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    """A reviewer's reason for rejecting a push (optional)."""
+    """A reviewer's reason for rejecting a push: required, because the AE reads it on the deal in CRM."""
 
-    reason = forms.CharField(required=False, max_length=500, strip=True)
+    reason = forms.CharField(max_length=500, strip=True)
 
 
 class TaxRuleForm(forms.Form):

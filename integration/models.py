@@ -205,6 +205,11 @@ class InvoicePush(models.Model):
     deal_name = models.CharField(max_length=300, blank=True)
     customer_name = models.CharField(max_length=300, blank=True, help_text="The Account's name, for search.")
     requested_by = models.CharField(max_length=254, blank=True, help_text="Email of the AE who clicked.")
+    requesters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Everyone who asked for it (pressed, replayed, planned again): not its approver.",
+    )
     legal_entity = models.ForeignKey(LegalEntity, null=True, blank=True, on_delete=models.PROTECT)
     organization_id = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)

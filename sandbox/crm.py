@@ -275,4 +275,67 @@ def routes(sb: SandboxState) -> list[Route]:
             lambda req, **kw: records_update(sb, req, **kw),
         ),
         Route("PUT", VERSION + r"/(?P<module>[A-Za-z_]+)", lambda req, **kw: records_update(sb, req, **kw)),
+        Route(
+            "POST",
+            VERSION + r"/(?P<module>[A-Za-z_]+)/(?P<record_id>\d+)/Notes",
+            lambda req, **kw: notes_create(sb, req, **kw),
+        ),
     ]
+
+
+def notes_create(sb: SandboxState, req: Request, module: str, record_id: str) -> Response:
+    """POST /{module}/{id}/Notes ("Create Notes", v2.1+): Note_Content is mandatory, Note_Title optional. The
+    document asks for the module's scope *and* ZohoCRM.modules.notes.CREATE without saying which operation on the
+    module; the sandbox demands the notes scope (certain) and the module's READ (the least the record needs)."""
+    for scope in ("ZohoCRM.modules.notes.CREATE", module_scope(module, "READ")):
+        if denied := _auth(sb, req, scope):
+            return denied
+    if _module(sb, module) is None:
+        return _invalid_module()
+    try:
+        body = req.json()
+    except ValueError:
+        return crm_error(400, "INVALID_DATA", "body is not a valid JSON")
+    rows = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or not rows:
+        return crm_error(
+            400, "INVALID_DATA", "the input data is invalid", {"expected_data_type": "jsonarray", "api_name": "data"}
+        )
+    if record_id not in sb.crm[module]:
+        return crm_error(400, "INVALID_DATA", "the related id given seems to be invalid", {"api_name": "Parent_Id"})
+    results = []
+    for index, row in enumerate(rows):
+        content = row.get("Note_Content") if isinstance(row, dict) else None
+        if not isinstance(content, str) or not content.strip():
+            results.append(
+                {
+                    "code": "MANDATORY_NOT_FOUND",
+                    "details": {"api_name": "Note_Content", "json_path": f"$.data[{index}].Note_Content"},
+                    "message": "required field not found",
+                    "status": "error",
+                }
+            )
+            continue
+        note_id = str(5725767000009000000 + len(sb.crm.setdefault("Notes", {})) + 1)
+        created = sb.now().isoformat(timespec="seconds")
+        sb.crm["Notes"][note_id] = {
+            "id": note_id,
+            "Note_Title": str(row.get("Note_Title") or ""),
+            "Note_Content": content,
+            "Parent_Id": {"module": {"api_name": module}, "id": record_id},
+            "Created_Time": created,
+        }
+        results.append(
+            {
+                "code": "SUCCESS",
+                "details": {
+                    "id": note_id,
+                    "Created_Time": created,
+                    "Created_By": {"name": "Invoice Bridge", "id": "1"},
+                },
+                "message": "record added",
+                "status": "success",
+            }
+        )
+    status = 201 if any(r["status"] == "success" for r in results) else 400
+    return Response(status, {"data": results})

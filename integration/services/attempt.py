@@ -87,10 +87,21 @@ def push_execute(*, push_id: int) -> float | None:
             return delay
         prefix = f"Gave up after {run.push.attempts} attempts: " if exc.retryable else ""
         run.finish(State.FAILED, "Failed", error=prefix + str(exc))
+        _tell_the_ae(run)
     except Exception as exc:  # a bug must still leave a readable row, not a stuck one
         logger.exception("push %s failed unexpectedly", push_id)
         run.finish(State.FAILED, "Failed", error=f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}")
+        _tell_the_ae(run)
     return None
+
+
+def _tell_the_ae(run: PushAttempt) -> None:
+    """The push gave up: a Note on the Deal says so in CRM (once the failure is recorded, outside any transaction)."""
+    from integration.services.deal_notes import note_gave_up
+
+    push = InvoicePush.objects.get(pk=run.push.pk)
+    if push.state == State.FAILED:
+        note_gave_up(push)
 
 
 @shared_task(bind=True, name="integration.tasks.push_execute_task")

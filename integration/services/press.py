@@ -94,6 +94,7 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
                 deal_name=plan.get("deal", {}).get("name", ""),
                 customer_name=plan.get("account", {}).get("name", "")[:300],
                 requested_by=user,
+                requesters=[user.lower()] if user else [],
                 state=state,
                 legal_entity=entity,
                 organization_id=entity.books_org_id if entity else "",
@@ -125,7 +126,8 @@ def _press_again(push: InvoicePush, user: str) -> InvoicePush:
         return push
     if push.state == State.FAILED and not current_fatal_error():
         with contextlib.suppress(PushStateError):  # a concurrent press replayed it first: answer with where it is
-            push_replay(push=push, user=None, why=f"Generate Invoice pressed again{f' by {user}' if user else ''}")
+            why = f"Generate Invoice pressed again{f' by {user}' if user else ''}"
+            push_replay(push=push, user=None, why=why, requester=user)
         push.refresh_from_db()
     return push
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,8 +38,24 @@ def push_move(push: InvoicePush, from_state: str, to_state: str, action: str, *,
     push.refresh_from_db()
 
 
+def identities(user) -> set[str]:
+    """Who a dashboard user is, as a push records its requesters: user name and email, in lower case."""
+    return {str(getattr(user, "username", "") or "").lower(), str(getattr(user, "email", "") or "").lower()} - {""}
+
+
+def push_requesters(push: InvoicePush) -> set[str]:
+    return {r.lower() for r in [*push.requesters, push.requested_by] if r}
+
+
 def push_approve(*, push: InvoicePush, user) -> None:
-    """A reviewer approves a push parked for review: it is queued for the worker."""
+    """A reviewer approves a push parked for review: it is queued for the worker. Four eyes: whoever requested the
+    push (pressed, replayed or planned it again) cannot approve it — superusers included — unless
+    REVIEW_ALLOW_SELF_APPROVAL is on (a team of one)."""
+    if not settings.REVIEW_ALLOW_SELF_APPROVAL and identities(user) & push_requesters(push):
+        raise PushStateError(
+            f"You requested push #{push.pk} (pressed, replayed or planned it again), so another reviewer must "
+            "approve it: four eyes on every invoice that needs review."
+        )
     push_move(
         push,
         State.PENDING_REVIEW,
@@ -50,22 +67,31 @@ def push_approve(*, push: InvoicePush, user) -> None:
     )
 
 
-def push_reject(*, push: InvoicePush, user, reason: str = "") -> None:
-    """A reviewer rejects a push parked for review; the deal can be pressed again later."""
+def push_reject(*, push: InvoicePush, user, reason: str) -> None:
+    """A reviewer rejects a push parked for review, saying why; the deal can be pressed again later. The AE is
+    told with a Note on the Deal."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PushStateError("Say why you reject it: the account executive reads the reason on the deal in CRM.")
     push_move(
         push,
         State.PENDING_REVIEW,
         State.REJECTED,
-        f"Rejected by {user}",
+        f"Rejected by {user}: {reason}",
         user=user,
         reviewed_by=user,
         reviewed_at=timezone.now(),
-        error=reason or "Rejected by a reviewer.",
+        error=reason,
     )
+    from integration.services.deal_notes import note_rejected  # the CRM call, after the move is committed
+
+    note_rejected(push, user=user, reason=reason)
 
 
-def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
-    """Queue a failed push again; it resumes from the step that failed with a fresh retry budget."""
+def push_replay(*, push: InvoicePush, user, why: str = "", requester: str = "") -> None:
+    """Queue a failed push again; it resumes from the step that failed with a fresh retry budget. Whoever replays
+    it (a dashboard user, or the AE pressing again) becomes one of its requesters."""
+    added = identities(user) | ({requester.lower()} if requester else set())
     push_move(
         push,
         State.FAILED,
@@ -75,4 +101,5 @@ def push_replay(*, push: InvoicePush, user, why: str = "") -> None:
         attempts=0,
         error="",
         next_attempt_at=None,
+        requesters=sorted(set(push.requesters) | added),
     )

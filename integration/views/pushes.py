@@ -82,7 +82,7 @@ def push_reject_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
         push_reject(push=push, user=request.user, reason=reason)
-        messages.success(request, f"Rejected push #{push.pk}.")
+        messages.success(request, f"Rejected push #{push.pk}; the account executive sees why on the deal in CRM.")
     except PushStateError as exc:
         messages.error(request, str(exc))
     return redirect("integration:push-detail", push_id=push.pk)
@@ -182,7 +182,7 @@ def push_plan_again_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse
     """A blocked push, once its reasons are fixed: plan the deal again now, as a new press would."""
     push = get_object_or_404(InvoicePush, pk=push_id, state=InvoicePush.State.BLOCKED)
     try:
-        new = push_request(deal_id=push.deal_id, user=str(request.user))
+        new = push_request(deal_id=push.deal_id, user=request.user.email or str(request.user))
     except ZohoError as exc:
         messages.error(request, str(exc))
         return redirect("integration:push-detail", push_id=push.pk)

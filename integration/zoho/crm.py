@@ -114,6 +114,18 @@ class CrmClient(ZohoApiClient):
         )
         return record_result((body.get("data") or [{}])[0])
 
+    def note_create(self, module: str, record_id: str, *, title: str, content: str) -> dict:
+        """POST /{module}/{id}/Notes: a note on the record, shown in CRM under its Notes; raises on its own error."""
+        body = crm_result(
+            self.call(
+                "POST",
+                f"/{module}/{crm_id(record_id, module)}/Notes",
+                scope=scopes.CRM_NOTES_CREATE,
+                json={"data": [{"Note_Title": title[:120], "Note_Content": content[:32000]}]},
+            )
+        )
+        return record_result((body.get("data") or [{}])[0])
+
     def fields(self, module: str) -> list[dict]:
         """GET /settings/fields?module={module}: every field's api_name, data_type, lookup/subform module…"""
         body = crm_result(self.call("GET", "/settings/fields", scope=scopes.CRM_FIELDS_READ, params={"module": module}))

@@ -22,7 +22,7 @@ from audits.resolution import flag_resolve
 from integration.models import InvoicePush, LegalEntity
 from integration.services.preflight import zoho_check
 from integration.services.reconcile import reconcile_all
-from integration.services.review import push_approve
+from integration.services.review import push_approve, push_reject
 from integration.setup_guide import OAUTH_SCOPES
 from integration.zoho import auth, books, crm, http
 from sandbox import SandboxTransport
@@ -135,6 +135,9 @@ def _everything(sandbox, hooks, press, capture) -> None:
         tax["tax_authority_name"] = ""  # some listings name the authority only by id
     press(deal_id(15))
     _, reply = press(deal_id(5))  # the UK waits for review
+    with capture(execute=True):
+        push_reject(push=InvoicePush.objects.get(pk=reply["push_id"]), user=finance, reason="Wrong PO")  # a Note
+    _, reply = press(deal_id(5))
     with capture(execute=True):
         push_approve(push=InvoicePush.objects.get(pk=reply["push_id"]), user=UserFactory(groups=["reviewer"]))
     _, reply = press(deal_id(8))  # near-duplicate items: a person links them

@@ -490,12 +490,18 @@ def test_decisions_are_refused_while_the_push_runs(press, sandbox):
 def test_a_reviewer_rejects_a_push_and_the_deal_can_be_pressed_again(press, sandbox):
     _, reply = press(deal_id(5))
     push = InvoicePush.objects.get(pk=reply["push_id"])
-    from integration.services.review import push_reject
+    from integration.services.review import PushStateError, push_reject
 
-    push_reject(push=push, user=UserFactory(groups=["reviewer"]), reason="Wrong PO number")
+    with pytest.raises(PushStateError, match="Say why"):
+        push_reject(push=push, user=UserFactory(groups=["reviewer"]), reason="  ")
+    push_reject(push=push, user=UserFactory(username="rita", groups=["reviewer"]), reason="Wrong PO number")
     push.refresh_from_db()
     assert push.state == "rejected" and push.error == "Wrong PO number"
     assert push.events.filter(action__startswith="Rejected by").exists()
+    [note] = sandbox.crm["Notes"].values()  # the AE is told, on the deal
+    assert note["Parent_Id"] == {"module": {"api_name": "Deals"}, "id": deal_id(5)}
+    assert note["Note_Title"] == "Invoice rejected by finance" and "rita rejected" in note["Note_Content"]
+    assert "Wrong PO number" in note["Note_Content"]
     assert invoices(sandbox, UK_ORG, deal_id(5)) == []
     status, again = press(deal_id(5))
     assert status == 202 and again["push_id"] != push.pk and again["status"] == "pending_review"
@@ -573,3 +579,43 @@ def test_a_create_slower_than_the_deadline_still_makes_one_invoice(sandbox, demo
     assert push.state == "pushed", push.error
     assert len(invoices(sandbox, US_ORG, deal_id(2))) == 1
     assert sandbox.crm["Deals"][deal_id(2)]["Invoice_Id"] == push.invoice_id
+
+
+def test_four_eyes_whoever_requested_a_push_cannot_approve_it(
+    press, sandbox, settings, django_capture_on_commit_callbacks
+):
+    from integration.services.review import PushStateError
+
+    ava = UserFactory(username="ava", email="ava@acme.example", groups=["reviewer"], is_superuser=True)
+    _, reply = press(deal_id(5), user="AVA@acme.example")  # she pressed it in CRM
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    with pytest.raises(PushStateError, match="another reviewer must approve it"):
+        push_approve(push=push, user=ava)
+    push.refresh_from_db()
+    assert push.state == "pending_review"
+    settings.REVIEW_ALLOW_SELF_APPROVAL = True  # a team of one
+    with django_capture_on_commit_callbacks(execute=True):
+        push_approve(push=push, user=ava)
+    push.refresh_from_db()
+    assert push.state == "pushed"
+
+
+def test_a_replayer_becomes_a_requester(press, sandbox):
+    from integration.services.review import identities, push_requesters
+
+    push = InvoicePushFactory(deal_id=deal_id(5), state="failed", requested_by="ava@acme.example")
+    rob = UserFactory(username="rob", email="rob@acme.example", groups=["reviewer"])
+    push_replay(push=push, user=rob)
+    push.refresh_from_db()
+    assert identities(rob) <= push_requesters(push)
+
+
+def test_a_push_that_gives_up_tells_the_ae_on_the_deal(press, sandbox, settings):
+    sandbox.add_fault("error", method="POST", path="/invoices", count=50)
+    settings.PUSH_MAX_ATTEMPTS = 1
+    _, reply = press(deal_id(2))
+    push = InvoicePush.objects.get(pk=reply["push_id"])
+    assert push.state == "failed" and push.error.startswith("Gave up after 1 attempts")
+    [note] = sandbox.crm["Notes"].values()
+    assert note["Note_Title"] == "Invoice not created" and "Gave up after 1 attempts" in note["Note_Content"]
+    assert f"/pushes/{push.pk}/" in note["Note_Content"]

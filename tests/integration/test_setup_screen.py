@@ -110,6 +110,7 @@ DOCUMENTED_SCOPES = [
     "ZohoCRM.modules.products.READ",
     "ZohoCRM.modules.products.UPDATE",  # Books_Item_Id
     "ZohoCRM.settings.fields.READ",  # zoho_check
+    "ZohoCRM.modules.notes.CREATE",  # a Note on the Deal: a rejected push, a push that gave up
 ]
 
 
