@@ -466,9 +466,10 @@ class BooksCreate(models.Model):
 
 
 class BulkReplay(models.Model):
-    """A reviewer's replay of a set of failed pushes, run by a worker one push at a time; the screen shows its
-    progress and each push's outcome."""
+    """A reviewer's replay (or approval) of a set of pushes, run by a worker one push at a time; the screen shows
+    its progress and each push's outcome."""
 
+    action = models.CharField(max_length=10, default="replay", help_text="replay (failed) or approve (in review)")
     push_ids = models.JSONField(default=list)
     outcomes = models.JSONField(default=list, help_text="[{push_id, deal, outcome}] in the order done.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)

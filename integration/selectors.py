@@ -48,10 +48,9 @@ def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") ->
 
 
 PAGE_SIZE = 50
-BULK_LIMIT = 1000  # a bulk replay takes at most this many failed pushes at once
 
 
-def push_list(
+def _pushes(
     *,
     state: str | None = None,
     entity: str | None = None,
@@ -61,21 +60,15 @@ def push_list(
     since=None,
     until=None,
     before: int | None = None,
-    limit: int = PAGE_SIZE,
-) -> list[InvoicePush]:
-    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query. Repeated
-    blocked presses of one deal show as its latest, with `blocked_presses` counting them."""
-    pushes = (
-        InvoicePush.objects.select_related("legal_entity", "sync")
-        .order_by("-id")
-        .exclude(
-            Exists(
-                InvoicePush.objects.filter(
-                    deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
-                )
-            ),
-            state=InvoicePush.State.BLOCKED,
-        )
+):
+    """The push list's rows for these filters, newest first (repeated blocked presses of a deal as its latest)."""
+    pushes = InvoicePush.objects.order_by("-id").exclude(
+        Exists(
+            InvoicePush.objects.filter(
+                deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
+            )
+        ),
+        state=InvoicePush.State.BLOCKED,
     )
     if payment:
         pushes = pushes.filter(sync__payment_status=payment)
@@ -95,6 +88,23 @@ def push_list(
         )
     if before:
         pushes = pushes.filter(id__lt=before)
+    return pushes
+
+
+def push_ids(**filters) -> list[int]:
+    """Every push the list shows for these filters (all pages, no cap): what a bulk action acts on. One query."""
+    return list(_pushes(**{**filters, "before": None}).values_list("pk", flat=True))
+
+
+def push_count(**filters) -> int:
+    """How many pushes the list shows for these filters, all pages. One query."""
+    return _pushes(**{**filters, "before": None}).count()
+
+
+def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:
+    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query. Repeated
+    blocked presses of one deal show as its latest, with `blocked_presses` counting them."""
+    pushes = _pushes(**filters).select_related("legal_entity", "sync")
     presses = (
         InvoicePush.objects.filter(deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED)
         .order_by()

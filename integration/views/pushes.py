@@ -12,7 +12,7 @@ from audits.decisions import decision_settle
 from integration import selectors
 from integration.forms import DecisionForm, PushFilterForm, RejectForm
 from integration.models import PAYMENT_STATUSES, BulkReplay, InvoicePush
-from integration.services.bulk import bulk_replay_start
+from integration.services.bulk import bulk_replay_start, bulk_rows
 from integration.services.planning import PushBlocked, deal_plan, plan_changes
 from integration.services.press import push_reissue, push_request
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
@@ -41,6 +41,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
     }
+    bulk_state = filters.get("state") or (InvoicePush.State.FAILED if filters.get("needs_decision") else None)
+    if bulk_state in (InvoicePush.State.FAILED, InvoicePush.State.PENDING_REVIEW):
+        context["bulk_count"] = selectors.push_count(**{**filters, "state": bulk_state})
+        context["bulk_action"] = "approve" if bulk_state == InvoicePush.State.PENDING_REVIEW else "replay"
     if request.htmx and not request.htmx.boosted:
         return render(request, "integration/dashboard.html#push-table", context)
     numbers = selectors.home_numbers()
@@ -127,14 +131,20 @@ def push_decide_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
 @require_POST
 @role_required("integration.review_invoicepush")
 def bulk_replay_view(request: HtmxHttpRequest) -> HttpResponse:
-    """Replay every failed push the filtered list shows (its current filters, all pages)."""
-    form = PushFilterForm(request.POST)
-    filters = {**form.filters(), "state": InvoicePush.State.FAILED, "before": None}
-    pushes = selectors.push_list(**filters, limit=selectors.BULK_LIMIT)
-    if not pushes:
-        messages.error(request, "There is no failed push in this list to replay.")
+    """Replay every failed push the filtered list shows — or, with action=approve, approve every push waiting for
+    review in it — exactly the filters on screen, all pages."""
+    action = "approve" if request.POST.get("action") == "approve" else "replay"
+    filters = PushFilterForm(request.POST).filters()
+    state = InvoicePush.State.PENDING_REVIEW if action == "approve" else InvoicePush.State.FAILED
+    if filters.get("state") not in (None, state):
+        messages.error(request, "That list has no push this action applies to.")
         return redirect("integration:dashboard")
-    bulk = bulk_replay_start(push_ids=[p.pk for p in pushes], user=request.user)
+    ids = selectors.push_ids(**{**filters, "state": state})
+    if not ids:
+        what = "waiting for review" if action == "approve" else "failed"
+        messages.error(request, f"There is no {what} push in this list.")
+        return redirect("integration:dashboard")
+    bulk = bulk_replay_start(push_ids=ids, user=request.user, action=action)
     return redirect("integration:bulk-replay", bulk_id=bulk.pk)
 
 
@@ -144,7 +154,9 @@ def bulk_replay_page(request: HtmxHttpRequest, bulk_id: int) -> HttpResponse:
     bulk = get_object_or_404(BulkReplay, pk=bulk_id)
     partial = request.htmx and not request.htmx.boosted  # the progress poll, not a boosted form's landing
     template = "integration/bulk_replay.html#progress" if partial else "integration/bulk_replay.html"
-    return render(request, template, {"bulk": bulk})
+    rows = bulk_rows(bulk)
+    settled = bool(bulk.finished_at) and not any(r["moving"] for r in rows)
+    return render(request, template, {"bulk": bulk, "rows": rows, "settled": settled})
 
 
 @require_POST

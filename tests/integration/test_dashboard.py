@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from integration.models import InvoicePush
 from tests.factories import InvoicePushFactory, LegalEntityFactory, UserFactory
@@ -165,29 +168,81 @@ def test_rows_in_flight_poll_until_nothing_moves(client):
     assert "hx-trigger" not in still  # nothing in flight: the poll stops
 
 
-def test_a_reviewer_replays_every_failed_push_of_a_list_and_watches_the_progress(
+def rendered_form(page: str, action: str) -> dict[str, str]:
+    """The fields of the form posting to `action`, exactly as the page renders them."""
+    from html.parser import HTMLParser
+
+    fields: dict[str, str] = {}
+
+    class Form(HTMLParser):
+        inside = False
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form":
+                self.inside = attrs.get("action") == action
+            elif tag == "input" and self.inside and attrs.get("name"):
+                fields[attrs["name"]] = attrs.get("value") or ""
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+
+    Form().feed(page)
+    assert fields, f"no form posting to {action}"
+    return fields
+
+
+def test_a_reviewer_replays_exactly_the_failed_pushes_of_the_filtered_list(
     client, press, sandbox, django_capture_on_commit_callbacks
 ):
     from sandbox.demo import deal_id
 
-    for n in (1, 2, 4):
+    for n in (1, 2, 4, 6):
         sandbox.crm_locked.add(deal_id(n))  # invoices created, deals cannot be stamped: failed
-    pushed = [press(deal_id(n))[1]["push_id"] for n in (1, 2, 4)]
-    assert set(InvoicePush.objects.filter(pk__in=pushed).values_list("state", flat=True)) == {"failed"}
+    pushed = {n: press(deal_id(n))[1]["push_id"] for n in (1, 2, 4, 6)}
+    assert set(InvoicePush.objects.filter(pk__in=pushed.values()).values_list("state", flat=True)) == {"failed"}
+    InvoicePush.objects.filter(pk=pushed[4]).update(created_at=timezone.now() - timedelta(days=3))  # out of range
     sandbox.crm_locked.clear()
+    sandbox.crm_locked.add(deal_id(2))  # this one fails again
     client.force_login(UserFactory(groups=["reviewer"]))
-    assert "Replay every failed push in this list" in client.get("/?state=failed").content.decode()
+    today = timezone.now().date().isoformat()
+    page = client.get(f"/?state=failed&entity=US-LLC&since={today}").content.decode()
+    assert "Replay the 2 failed pushes in this list" in page and "Replay the 2 failed pushes in this list?" in page
+    form = rendered_form(page, "/pushes/replay-failed/")
     with django_capture_on_commit_callbacks(execute=True):
-        started = client.post("/pushes/replay-failed/", {"state": "failed"})
+        started = client.post("/pushes/replay-failed/", form)
     assert started.status_code == 302 and started["Location"].startswith("/bulk-replays/")
     page = client.get(started["Location"]).content.decode()
-    assert '<progress max="3" value="3">' in page and "3 of 3 — finished" in page and "hx-trigger" not in page
-    assert page.count("replayed") >= 3
-    assert set(InvoicePush.objects.filter(pk__in=pushed).values_list("state", flat=True)) == {"pushed"}
+    assert '<progress max="2" value="2">' in page and "2 of 2 — finished" in page and "hx-trigger" not in page
+    states = dict(InvoicePush.objects.filter(pk__in=pushed.values()).values_list("pk", "state"))
+    assert states == {pushed[1]: "pushed", pushed[2]: "failed", pushed[4]: "failed", pushed[6]: "failed"}
+    assert "<td>replayed</td><td>Failed: " in page  # replayed, and failed again: shown as it is
     partial = client.get(started["Location"], headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<div id="progress"')
     client.force_login(UserFactory())
-    assert client.post("/pushes/replay-failed/", {"state": "failed"}).status_code == 403
+    assert client.post("/pushes/replay-failed/", form).status_code == 403
+
+
+def test_bulk_approval_leaves_a_reviewers_own_requests_to_another(
+    client, press, sandbox, django_capture_on_commit_callbacks
+):
+    from sandbox.demo import deal_id
+
+    rita = UserFactory(username="rita", email="rita@acme.example", groups=["reviewer"])
+    mine = press(deal_id(5), user="rita@acme.example")[1]["push_id"]
+    InvoicePush.objects.filter(pk=mine).update(state="failed")  # let a second UK push exist for the deal below
+    theirs = InvoicePushFactory(deal_id="5725767000000499999", state="pending_review", requested_by="ava@x.example")
+    InvoicePush.objects.filter(pk=mine).update(state="pending_review")
+    client.force_login(rita)
+    page = client.get("/?state=pending_review").content.decode()
+    assert "Approve the 2 pushes waiting for review in this list" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/pushes/replay-failed/", rendered_form(page, "/pushes/replay-failed/"))
+    page = client.get(started["Location"]).content.decode()
+    assert "not approved: You requested push" in page
+    assert InvoicePush.objects.get(pk=mine).state == "pending_review"
+    assert InvoicePush.objects.get(pk=theirs.pk).state != "pending_review"
 
 
 def test_a_bulk_replay_carries_on_where_a_stopped_worker_left_it(press, sandbox):

@@ -136,7 +136,7 @@ def test_a_bulk_replay_shows_its_progress(browser, live_server, sandbox, demo_co
     page = browser.new_page()
     log_in(page, live_server, "reviewer")
     page.goto(f"{live_server.url}/?state=failed")
-    page.get_by_role("button", name="Replay every failed push in this list").click()
+    page.get_by_role("button", name="Replay the 2 failed pushes in this list").click()
     expect(page.get_by_role("heading", name="Bulk replay")).to_be_visible()
     expect(page.get_by_text("2 of 2 — finished")).to_be_visible()
     snap(page, "bulk-replay")
