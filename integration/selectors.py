@@ -12,7 +12,6 @@ from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from audits.models import FlagEvent
 from config.celery import app as celery_app
 from integration.models import (
     BooksPause,
@@ -20,7 +19,6 @@ from integration.models import (
     InvoicePush,
     InvoiceSync,
     LegalEntity,
-    PushEvent,
     TaxRule,
     WebhookDelivery,
 )
@@ -333,30 +331,6 @@ def banners() -> dict:
 def invoice_voided(*, push: InvoicePush) -> bool:
     """Books shows the push's invoice as void (as last synced)."""
     return InvoiceSync.objects.filter(push=push, payment_status="Void").exists()
-
-
-def staff_activity(*, limit: int = 200) -> list[dict]:
-    """Every staff action, newest first: push decisions (approve, reject, replay, duplicate decisions, new invoices),
-    the duplicate audit's resolutions, dismissals and undos, and changes to the two tables, each with who and when."""
-    rows = [
-        {"at": e.at, "who": e.actor, "what": e.action, "push": e.push_id}
-        for e in PushEvent.objects.exclude(actor="").order_by("-at")[:limit]
-    ]
-    rows += [
-        {"at": e.at, "who": e.actor, "what": f"Duplicate group #{e.flag_id}: {e.message}", "push": None}
-        for e in FlagEvent.objects.order_by("-at")[:limit]
-    ]
-    for model, label in ((TaxRule, "tax rule"), (LegalEntity, "legal entity")):
-        for h in model.history.filter(history_user__isnull=False).select_related("history_user")[:limit]:
-            rows.append(
-                {
-                    "at": h.history_date,
-                    "who": h.history_user.get_username(),
-                    "what": f"{h.get_history_type_display()} {label} {h.instance}",
-                    "push": None,
-                }
-            )
-    return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]
 
 
 ZOHO_MEANINGS = {

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from integration import selectors
+from integration.activity import staff_activity
 from integration.models import CliqPost, WebhookDelivery
 from integration.services.cliq_posts import cliq_post_retry
 from integration.services.webhooks import webhook_delivery_retry
@@ -50,4 +51,4 @@ def cliq_retry(request: HttpRequest, post_id: int) -> HttpResponse:
 @role_required()
 def activity(request: HttpRequest) -> HttpResponse:
     """Who did what, and when: every staff action on pushes and the tables."""
-    return render(request, "integration/activity.html", {"rows": selectors.staff_activity()})
+    return render(request, "integration/activity.html", {"rows": staff_activity()})

@@ -16,6 +16,7 @@ from integration.services.bulk import bulk_replay_start, bulk_rows
 from integration.services.planning import PushBlocked, deal_plan, plan_changes
 from integration.services.press import push_reissue, push_request
 from integration.services.review import PushStateError, push_approve, push_reject, push_replay
+from integration.services.timeline import push_event
 from integration.views.access import role_required
 from integration.zoho.errors import ZohoError
 
@@ -198,6 +199,7 @@ def push_plan_again_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse
     except ZohoError as exc:
         messages.error(request, str(exc))
         return redirect("integration:push-detail", push_id=push.pk)
+    push_event(new, f"{request.user} planned the deal again (from push #{push.pk})", actor=request.user)
     if new.state == InvoicePush.State.BLOCKED:
         messages.error(request, "Still blocked: " + " ".join(new.reasons))
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from integration.models import LegalEntity, TaxRule
-from tests.factories import InvoicePushFactory, UserFactory
+from tests.factories import InvoicePushFactory, LegalEntityFactory, TaxRuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -155,9 +155,56 @@ def test_every_staff_action_is_listed_with_who_and_when(client, press, sandbox, 
     )
     page = client.get("/activity/").content.decode()
     assert "rita" in page and "Approved by rita" in page and f"#{reply['push_id']}" in page
-    assert "fred" in page and "Created tax rule US/TX (US-LLC) → X" in page
+    assert "fred" in page and "Added tax rule US/TX for US-LLC" in page
     client.force_login(UserFactory())
     assert client.get("/activity/").status_code == 403
+
+
+def test_the_trail_says_what_changed_field_by_field_and_names_every_kind_of_decision(
+    client, sandbox, demo_config, django_capture_on_commit_callbacks
+):
+    from audits.runs import audit_start
+    from integration.models import LegalEntity, TaxRule
+
+    admin = UserFactory(username="fred", groups=["finance-admin", "reviewer"])
+    client.force_login(admin)
+    rule = TaxRule.objects.get(legal_entity__code="US-LLC", country="US", state="CA")
+    client.post(
+        f"/tables/tax-rules/{rule.pk}/",
+        {"legal_entity": "US-LLC", "country": "US", "state": "CA", "tax_authority": "BOE_CA", "tax_treatment": ""},
+    )
+    LegalEntity.objects.filter(code="US-LLC").update(books_org_name="")
+    client.post("/tables/entities/US-LLC/test-connection/")
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_start(entity=LegalEntity.objects.get(code="US-LLC"), trigger="screen", user=admin)
+    page = client.get("/activity/").content.decode()
+    assert "Tested the connection of legal entity US-LLC" in page and "Changed legal entity US-LLC" not in page
+    assert "books_org_name: — → Acme Widgets LLC" in page
+    assert "Duplicate audit of US-LLC: finished" in page
+
+
+def test_the_trail_costs_the_same_few_queries_for_many_rows_and_survives_deleted_rows(client, demo_config):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.models import LegalEntity, TaxRule
+
+    client.force_login(UserFactory(groups=["reviewer"]))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/activity/").status_code == 200
+        return len(ctx)
+
+    few = queries()
+    entity = LegalEntityFactory(code="GONE", books_org_id="79999")
+    for n in range(40):
+        TaxRuleFactory(legal_entity=entity, country="US", state=f"S{n}", tax_authority="X")
+    assert queries() == few
+    TaxRule.objects.filter(legal_entity=entity).delete()
+    LegalEntity.objects.filter(code="GONE").delete()
+    page = client.get("/activity/")
+    assert page.status_code == 200 and "tax rule US/S1 for GONE" in page.content.decode()
 
 
 def test_the_admin_edits_the_tables_with_the_same_checks(client, demo_config):
