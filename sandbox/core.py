@@ -73,7 +73,10 @@ it is there and takes every row when it is not; the organization's time_zone is 
 ("PST") or an IANA name; an invoice in a foreign currency without exchange_rate is refused, as is one whose
 currency_id differs from its customer's; ?send=true for a contact with no email is refused (code 4); the
 status after a write-off is "paid" with write_off_amount set; a refund's webhook payload is the refund detail;
-the organization's day follows its time zone from the sandbox clock.
+the organization's day follows its time zone from the sandbox clock; CRM "Create Notes" on a record needs
+ZohoCRM.modules.notes.CREATE and, the document not saying which operation on the record's module, its READ
+(the least a note on it could need); a Books create that a slow fault holds is carried out after the caller has
+given up (Zoho does not say how long Books works on a request whose caller left: the bridge waits 300 s).
 """
 
 

@@ -239,9 +239,8 @@ def _update_one(sb: SandboxState, module: str, row: Any, index: int) -> dict:
     }
 
 
-def records_update(sb: SandboxState, req: Request, module: str, record_id: str | None = None) -> Response:
-    if denied := _auth(sb, req, module_scope(module, "UPDATE")):
-        return denied
+def _write_rows(sb: SandboxState, req: Request, module: str) -> list | Response:
+    """The `data` rows of a CRM write's body, or the error CRM answers for the module or the body."""
     if _module(sb, module) is None:
         return _invalid_module()
     try:
@@ -253,6 +252,15 @@ def records_update(sb: SandboxState, req: Request, module: str, record_id: str |
         return crm_error(
             400, "INVALID_DATA", "the input data is invalid", {"expected_data_type": "jsonarray", "api_name": "data"}
         )
+    return rows
+
+
+def records_update(sb: SandboxState, req: Request, module: str, record_id: str | None = None) -> Response:
+    if denied := _auth(sb, req, module_scope(module, "UPDATE")):
+        return denied
+    rows = _write_rows(sb, req, module)
+    if isinstance(rows, Response):
+        return rows
     if len(rows) > MAX_IDS:
         return crm_error(400, "LIMIT_EXCEEDED", "the number of records exceeds the limit", {"limit": MAX_IDS})
     if record_id is not None:
@@ -290,17 +298,9 @@ def notes_create(sb: SandboxState, req: Request, module: str, record_id: str) ->
     for scope in ("ZohoCRM.modules.notes.CREATE", module_scope(module, "READ")):
         if denied := _auth(sb, req, scope):
             return denied
-    if _module(sb, module) is None:
-        return _invalid_module()
-    try:
-        body = req.json()
-    except ValueError:
-        return crm_error(400, "INVALID_DATA", "body is not a valid JSON")
-    rows = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(rows, list) or not rows:
-        return crm_error(
-            400, "INVALID_DATA", "the input data is invalid", {"expected_data_type": "jsonarray", "api_name": "data"}
-        )
+    rows = _write_rows(sb, req, module)
+    if isinstance(rows, Response):
+        return rows
     if record_id not in sb.crm[module]:
         return crm_error(400, "INVALID_DATA", "the related id given seems to be invalid", {"api_name": "Parent_Id"})
     results = []
