@@ -169,6 +169,9 @@ PUSH_SWEEP_INTERVAL_SECONDS = env.float("PUSH_SWEEP_INTERVAL_SECONDS", default=6
 # Work recorded this long ago without a worker on it (its message was lost, or the queue was down) is sent again.
 SWEEP_GRACE_SECONDS = env.float("SWEEP_GRACE_SECONDS", default=60.0)
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=300.0)
+# Books' modification times count whole seconds: an invoice listed with the time we last applied is skipped (no
+# call) only if we read it at least this long after that time, clock differences included.
+RECONCILE_SAME_SECOND_MARGIN_SECONDS = env.float("RECONCILE_SAME_SECOND_MARGIN_SECONDS", default=5.0)
 # Duplicate audits: every organization is audited when none finished within AUDIT_EVERY_DAYS (0: only on demand);
 # beat looks hourly. A worker works on a run for AUDIT_SLICE_SECONDS at a time (below the task time limit);
 # a run without progress for AUDIT_STALE_SECONDS lost its worker and is carried on by the next look.

@@ -363,6 +363,7 @@ class InvoiceSync(models.Model):
     crm_writes = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=0, help_text="Bumped by every sync that writes its reading.")
     synced_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, help_text="When the invoice was last read (before the call).")
 
     class Meta:
         constraints = [
@@ -409,10 +410,14 @@ class CliqPost(models.Model):
 
 
 class ReconcileCursor(models.Model):
-    """When reconciliation last ran for a Books organization."""
+    """How far reconciliation has got for a Books organization: every invoice Books listed as modified before
+    `last_run_at` has been applied. One run at a time holds `lease` until `lease_until`."""
 
     organization_id = models.CharField(max_length=40, unique=True)
     last_run_at = models.DateTimeField()
+    lease = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_report = models.JSONField(default=dict, blank=True, help_text="The last run: Books calls, synced, why.")
 
     def __str__(self) -> str:
         return f"{self.organization_id} reconciled at {self.last_run_at:%Y-%m-%d %H:%M}"

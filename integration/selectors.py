@@ -19,6 +19,7 @@ from integration.models import (
     InvoicePush,
     InvoiceSync,
     LegalEntity,
+    ReconcileCursor,
     TaxRule,
     WebhookDelivery,
 )
@@ -270,6 +271,10 @@ def health_report() -> dict:
     if report.get("database") == "ok":
         report["zoho_token"] = token_state()
         report["books_paused"] = [p.organization_id for p in books_pauses()]
+        report["reconciliation"] = {  # the last run per organization: what it cost and what it did
+            org: {k: last.get(k) for k in ("at", "calls", "changed", "synced", "skipped", "note")}
+            for org, last in ReconcileCursor.objects.values_list("organization_id", "last_report")
+        }
     return report
 
 
@@ -297,6 +302,7 @@ def setup_status() -> dict:
         .values_list("organization_id", "at")
     )
     paused = {p.organization_id: p.until for p in books_pauses()}
+    reconciled = dict(ReconcileCursor.objects.values_list("organization_id", "last_report"))
     rows = []
     for entity in LegalEntity.objects.order_by("code"):
         taxes = cache.get(f"books:taxes:{entity.books_org_id}")
@@ -306,6 +312,7 @@ def setup_status() -> dict:
                 "taxes": len(taxes) if taxes is not None else None,
                 "last_webhook": last.get(entity.books_org_id),
                 "paused_until": paused.get(entity.books_org_id),
+                "reconciled": reconciled.get(entity.books_org_id) or {},
             }
         )
     return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}

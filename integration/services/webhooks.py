@@ -213,9 +213,11 @@ def _read_invoice(
     books: BooksClient, organization_id: str, invoice_id: str, previous: InvoiceSync, creditnote_ids
 ) -> dict | None:
     """Everything the deal's fields come from, read from Books; None when the invoice has not changed."""
+    read_at = timezone.now()
     invoice = books.invoice_get(organization_id, invoice_id)
     fingerprint = _fingerprint(invoice)
     if previous.synced_at and not creditnote_ids and fingerprint == previous.books_fingerprint:
+        InvoiceSync.objects.filter(pk=previous.pk).update(read_at=read_at)  # confirmed as it was, at this time
         return None
     applied = (
         [str(c["creditnote_id"]) for c in books.invoice_credits_applied(organization_id, invoice_id)]
@@ -249,7 +251,7 @@ def _read_invoice(
                 "modified": note.get("updated_time", ""),  # the detail's change time (last_modified_time: lists only)
             }
         )
-    return {"invoice": invoice, "fingerprint": fingerprint, "payments": payments, "notes": notes}
+    return {"invoice": invoice, "fingerprint": fingerprint, "payments": payments, "notes": notes, "read_at": read_at}
 
 
 def _not_older(reading: dict, sync: InvoiceSync) -> dict:
@@ -260,7 +262,7 @@ def _not_older(reading: dict, sync: InvoiceSync) -> dict:
     notes = []
     for note in reading["notes"]:
         ours = held.get(note["creditnote_id"])
-        older = ours and _books_time(note.get("modified")) < _books_time(ours.get("modified"))
+        older = ours and books_time(note.get("modified")) < books_time(ours.get("modified"))
         notes.append(ours if older else note)
     payments = list(reading["payments"])
     if not _newer(reading["invoice"], sync):
@@ -286,7 +288,7 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
         )
         if sync.version != read_version:
             return None
-        if sync.books_last_modified and _books_time(invoice.get("last_modified_time")) < _books_time(
+        if sync.books_last_modified and books_time(invoice.get("last_modified_time")) < books_time(
             sync.books_last_modified
         ):
             return sync  # Books served an older state than one we already applied: change nothing
@@ -336,7 +338,7 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
         ]
         sync.total, sync.balance = _decimal(invoice.get("total"), places), _decimal(invoice.get("balance"), places)
         sync.currency = str(invoice.get("currency_code") or "")[:3]
-        sync.synced_at = timezone.now()
+        sync.synced_at, sync.read_at = timezone.now(), reading["read_at"]
         sync.save()
         payment_posts(push, invoice, reading["payments"])
     return sync
@@ -369,7 +371,7 @@ def _maybe_positive(amount) -> bool:
     return amount is None or Decimal(str(amount)) != 0
 
 
-def _books_time(value: str | None) -> datetime:
+def books_time(value: str | None) -> datetime:
     try:
         return datetime.strptime(value or "", BOOKS_TIME)
     except ValueError:
@@ -377,7 +379,7 @@ def _books_time(value: str | None) -> datetime:
 
 
 def _newer(invoice: dict, sync: InvoiceSync) -> bool:
-    return _books_time(invoice.get("last_modified_time")) > _books_time(sync.books_last_modified)
+    return books_time(invoice.get("last_modified_time")) > books_time(sync.books_last_modified)
 
 
 def parked_release(*, organization_id: str, invoice_id: str) -> int:

@@ -82,6 +82,7 @@ class BooksClient(ZohoApiClient):
         return json_body(response).get("code") == 57 or response.status_code == 401
 
     _reserved = 0
+    sent = 0  # calls this client has sent (a slot taken and the request made), for reports of what work cost
 
     def reserve_slot(self, org: str) -> None:
         """Take the rate-limit slot for the next call now (so the caller can record intent after waiting)."""
@@ -91,8 +92,9 @@ class BooksClient(ZohoApiClient):
     def before_send(self, params: dict | None) -> None:
         if self._reserved:
             self._reserved -= 1
-            return
-        books_acquire((params or {})["organization_id"])
+        else:
+            books_acquire((params or {})["organization_id"])
+        self.sent += 1
 
     def _result(self, org: str, response: httpx.Response) -> dict:
         try:
