@@ -284,8 +284,8 @@ class PushEvent(models.Model):
 class ZohoAccessToken(models.Model):
     """The one cached OAuth access token shared by every process (ZOHO_API.md: never per request).
 
-    `key` is a digest of the client id and refresh token, so new credentials start a new row.
-    The row is also the cross-process lock for single-flight refreshes (`select_for_update`).
+    `key` is a digest of the client id and refresh token, so new credentials start a new row. One process at a
+    time refreshes: it claims `refreshing_until` (never a row lock held across the call to Zoho).
     """
 
     key = models.CharField(max_length=64, unique=True)
@@ -293,6 +293,7 @@ class ZohoAccessToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_count = models.PositiveIntegerField(default=0)
+    refreshing_until = models.DateTimeField(null=True, blank=True)
     fatal_error = models.TextField(blank=True, help_text="Set when Zoho refused the refresh token itself.")
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -364,6 +365,7 @@ class InvoiceSync(models.Model):
     version = models.PositiveIntegerField(default=0, help_text="Bumped by every sync that writes its reading.")
     synced_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True, help_text="When the invoice was last read (before the call).")
+    writing_until = models.DateTimeField(null=True, blank=True, help_text="A sync is writing its reading to CRM.")
 
     class Meta:
         constraints = [

@@ -10,7 +10,7 @@ payments get their Cliq post (cliq_posts.py); reconciliation (reconcile.py) runs
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from celery import shared_task
@@ -25,7 +25,7 @@ from integration.services.dispatch import after_commit
 from integration.services.retry import retry_later
 from integration.zoho.books import BooksClient, books_id
 from integration.zoho.crm import CrmClient
-from integration.zoho.errors import ZohoError, ZohoNotFound
+from integration.zoho.errors import HoldBack, ZohoError, ZohoNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ WRITTEN_OFF = "Written Off"
 SETTLED = ("Paid", WRITTEN_OFF)  # never left because of a reading no newer than the one that said so
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
 SYNC_TRIES = 3
+WRITE_CLAIM = timedelta(seconds=90)  # longer than a CRM call can take (its timeouts): then the writer is gone
 
 
 # --- receiving ------------------------------------------------------------------------------------------
@@ -279,55 +280,78 @@ def _not_older(reading: dict, sync: InvoiceSync) -> dict:
 
 
 def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: CrmClient) -> InvoiceSync | None:
-    """Write a reading to the deal and the sync row; None when another sync was applied since the reading
-    began (read again). Under the row lock: one writer per invoice."""
+    """Write a reading to the deal and the sync row; None when another sync was applied since the reading began
+    (read again). One writer per invoice, without holding a row lock across the CRM call: the writer claims the
+    row (its version bumped, `writing_until` set) in a short transaction, writes CRM outside any transaction, then
+    records what it wrote; another sync meanwhile reads again, or waits while the claim lasts."""
     invoice = reading["invoice"]
+    now = timezone.now()
     with transaction.atomic():
         sync = InvoiceSync.objects.select_for_update().get(
             organization_id=push.organization_id, invoice_id=invoice["invoice_id"]
         )
         if sync.version != read_version:
             return None
+        if sync.writing_until and sync.writing_until > now:
+            raise HoldBack("Another sync of this invoice is writing to CRM; waiting for it", retry_after=2)
         if sync.books_last_modified and books_time(invoice.get("last_modified_time")) < books_time(
             sync.books_last_modified
         ):
             return sync  # Books served an older state than one we already applied: change nothing
         reading = _not_older(reading, sync)
-        places = _places(invoice)
-        written_off = round_money(invoice.get("write_off_amount"), places)
-        status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
-        if written_off > 0 and round_money(invoice.get("balance"), places) == 0:
-            status = WRITTEN_OFF  # whatever status Books shows: its document does not say which
-        if sync.payment_status in SETTLED and status != sync.payment_status and not _newer(invoice, sync):
-            status = sync.payment_status  # a reading no newer than the one that said Paid (or Written Off)
-        wanted = {
-            "Payment_Status": status,
-            "Credited_Amount": reading["credited"],
-            "Refunded_Amount": reading["refunded"],
-            "Written_Off_Amount": written_off,
-        }
+        fields = _sync_fields(invoice, reading, sync)
         last = {
             "Payment_Status": sync.payment_status,
             "Credited_Amount": sync.credited_amount,
             "Refunded_Amount": sync.refunded_amount,
             "Written_Off_Amount": sync.written_off_amount,
         }
-        changes = {k: v for k, v in wanted.items() if v != last[k]}
-        if changes:
-            crm.record_update("Deals", push.deal_id, changes)
-            sync.crm_writes += 1
-        sync.version += 1
-        sync.books_fingerprint = reading["fingerprint"]
-        sync.books_last_modified = invoice.get("last_modified_time") or sync.books_last_modified
-        sync.payment_status, sync.credited_amount, sync.refunded_amount = (
-            status,
-            reading["credited"],
-            reading["refunded"],
-        )
-        sync.written_off_amount = written_off
-        sync.creditnote_ids = sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in reading["notes"]})
-        sync.creditnotes = reading["notes"]
-        sync.payments = [
+        changes = {k: v for k, v in fields.pop("wanted").items() if v != last[k]}
+        sync.version += 1  # claimed: any reading begun before now is read again
+        if not changes:
+            _record(sync, fields)
+            payment_posts(push, invoice, reading["payments"])
+            return sync
+        sync.writing_until = now + WRITE_CLAIM
+        sync.save(update_fields=["version", "writing_until"])
+    try:
+        crm.record_update("Deals", push.deal_id, changes)  # no transaction, no row lock held
+    except Exception:
+        InvoiceSync.objects.filter(pk=sync.pk, version=sync.version).update(writing_until=None)
+        raise
+    with transaction.atomic():
+        sync = InvoiceSync.objects.select_for_update().get(pk=sync.pk)
+        sync.crm_writes += 1
+        _record(sync, fields)
+        payment_posts(push, invoice, reading["payments"])
+    return sync
+
+
+def _sync_fields(invoice: dict, reading: dict, sync: InvoiceSync) -> dict:
+    """What the sync row will hold after this reading, and (`wanted`) the deal's fields."""
+    places = _places(invoice)
+    written_off = round_money(invoice.get("write_off_amount"), places)
+    status = PAYMENT_STATUS.get(invoice.get("status", ""), "Unpaid")
+    if written_off > 0 and round_money(invoice.get("balance"), places) == 0:
+        status = WRITTEN_OFF  # whatever status Books shows: its document does not say which
+    if sync.payment_status in SETTLED and status != sync.payment_status and not _newer(invoice, sync):
+        status = sync.payment_status  # a reading no newer than the one that said Paid (or Written Off)
+    return {
+        "wanted": {
+            "Payment_Status": status,
+            "Credited_Amount": reading["credited"],
+            "Refunded_Amount": reading["refunded"],
+            "Written_Off_Amount": written_off,
+        },
+        "books_fingerprint": reading["fingerprint"],
+        "books_last_modified": invoice.get("last_modified_time") or sync.books_last_modified,
+        "payment_status": status,
+        "credited_amount": reading["credited"],
+        "refunded_amount": reading["refunded"],
+        "written_off_amount": written_off,
+        "creditnote_ids": sorted(set(sync.creditnote_ids) | {n["creditnote_id"] for n in reading["notes"]}),
+        "creditnotes": reading["notes"],
+        "payments": [
             {
                 "payment_id": str(p["payment_id"]),
                 "amount": _money(p["amount"], places),
@@ -335,13 +359,19 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
                 "mode": p.get("payment_mode", ""),
             }
             for p in reading["payments"]
-        ]
-        sync.total, sync.balance = _decimal(invoice.get("total"), places), _decimal(invoice.get("balance"), places)
-        sync.currency = str(invoice.get("currency_code") or "")[:3]
-        sync.synced_at, sync.read_at = timezone.now(), reading["read_at"]
-        sync.save()
-        payment_posts(push, invoice, reading["payments"])
-    return sync
+        ],
+        "total": _decimal(invoice.get("total"), places),
+        "balance": _decimal(invoice.get("balance"), places),
+        "currency": str(invoice.get("currency_code") or "")[:3],
+        "read_at": reading["read_at"],
+    }
+
+
+def _record(sync: InvoiceSync, fields: dict) -> None:
+    for name, value in fields.items():
+        setattr(sync, name, value)
+    sync.synced_at, sync.writing_until = timezone.now(), None
+    sync.save()
 
 
 def _places(invoice: dict) -> int:

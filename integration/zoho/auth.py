@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integration.models import ZohoAccessToken
@@ -137,43 +139,61 @@ class TokenManager:
                 row.save(update_fields=["scope_refusals"])
 
     def _load_or_refresh(self) -> tuple[str, datetime]:
+        """The shared token, refreshed by one process at a time: the refresher claims the row (a conditional update,
+        no lock held across the call to Zoho); the others wait for its token, briefly."""
         ZohoAccessToken.objects.get_or_create(key=self.key)
-        error: Exception | None = None
-        with transaction.atomic():
-            row = ZohoAccessToken.objects.select_for_update().get(key=self.key)
+        lease = settings.ZOHO_CONNECT_TIMEOUT + settings.ZOHO_READ_TIMEOUT + 5
+        waited_until = time.monotonic() + lease
+        while True:
+            now = self.clock()
+            row = ZohoAccessToken.objects.get(key=self.key)
             if row.fatal_error:
                 raise ZohoTokenRevoked(row.fatal_error)
             if row.access_token and self._fresh(row.expires_at):
                 return row.access_token, row.expires_at  # another process refreshed it meanwhile
-            now = self.clock()
             if row.retry_not_before and row.retry_not_before > now:
                 # Zoho is throttling refreshes: asking again now (from any process) would only prolong it.
                 raise ZohoRateLimited(
                     f"Zoho is throttling token refreshes; the next try is at {row.retry_not_before:%H:%M:%S} UTC.",
                     retry_after=(row.retry_not_before - now).total_seconds(),
                 )
-            try:
-                token, expires_in = self._refresh()
-            except (ZohoTokenRevoked, ZohoAuthError) as exc:
-                row.fatal_error = str(exc)
-                error = exc
-            except ZohoRetryable as exc:
-                error = exc
-                if isinstance(exc, ZohoRateLimited):
-                    row.retry_not_before = now + timedelta(seconds=exc.retry_after or THROTTLE_BACKOFF_SECONDS)
-            else:
-                row.access_token = token
-                row.expires_at = now + timedelta(seconds=expires_in)
-                row.refreshed_at = now
-                row.refresh_count += 1
-                row.last_error = ""
-                row.retry_not_before = None
-                row.save()
-                logger.info("Zoho access token refreshed (refresh #%s)", row.refresh_count)
-                return token, row.expires_at
-            row.last_error = str(error)
-            row.last_error_at = now
-            row.save()
+            free = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now)
+            if ZohoAccessToken.objects.filter(Q(key=self.key) & free).update(
+                refreshing_until=now + timedelta(seconds=lease)
+            ):
+                break
+            if time.monotonic() > waited_until:
+                raise ZohoRetryable("Another process is refreshing the Zoho access token; try again shortly")
+            time.sleep(0.1)
+        error: Exception | None = None
+        fields: dict = {"refreshing_until": None}
+        try:
+            token, expires_in = self._refresh()
+        except (ZohoTokenRevoked, ZohoAuthError) as exc:
+            fields["fatal_error"] = str(exc)
+            error = exc
+        except ZohoRetryable as exc:
+            error = exc
+            if isinstance(exc, ZohoRateLimited):
+                fields["retry_not_before"] = now + timedelta(seconds=exc.retry_after or THROTTLE_BACKOFF_SECONDS)
+        except BaseException:
+            ZohoAccessToken.objects.filter(key=self.key).update(refreshing_until=None)
+            raise
+        else:
+            expires_at = now + timedelta(seconds=expires_in)
+            ZohoAccessToken.objects.filter(key=self.key).update(
+                access_token=token,
+                expires_at=expires_at,
+                refreshed_at=now,
+                refresh_count=F("refresh_count") + 1,
+                last_error="",
+                retry_not_before=None,
+                refreshing_until=None,
+            )
+            count = ZohoAccessToken.objects.values_list("refresh_count", flat=True).get(key=self.key)
+            logger.info("Zoho access token refreshed (refresh #%s)", count)
+            return token, expires_at
+        ZohoAccessToken.objects.filter(key=self.key).update(last_error=str(error), last_error_at=now, **fields)
         logger.error("Zoho token refresh failed: %s", error)
         raise error
 
