@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from integration.models import InvoicePush, LegalEntity, ReconcileCursor, WebhookDelivery
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
-from integration.services.webhooks import BOOKS_TIME, books_time, invoice_sync, pushed, webhook_process_task
+from integration.services.webhooks import BOOKS_TIME, books_time, invoice_sync, webhook_process_task
 from integration.zoho.books import BooksClient
 from integration.zoho.errors import HoldBack, ZohoError
 
@@ -127,17 +128,32 @@ def reconcile_all(*, only: str | None = None) -> list[dict]:
     return results
 
 
+PARK_AT_MOST = timedelta(days=1)
+
+
 def parked_releasepushed() -> int:
     """Wake parked deliveries whose invoice has become one of our pushed invoices (a safety net under
-    `parked_release`, which the completing push calls itself)."""
-    released = 0
-    for delivery in WebhookDelivery.objects.filter(state=WebhookDelivery.State.PARKED).only(
-        "pk", "organization_id", "parked_invoice_id"
-    ):
-        if pushed(delivery.organization_id, delivery.parked_invoice_id):
-            after_commit(webhook_process_task, delivery.pk)
-            released += 1
-    return released
+    `parked_release`, which the completing push calls itself), and settle those parked longer than PARK_AT_MOST:
+    no push of ours recorded their invoice, so they never will be ours. Two queries, however many are parked."""
+    parked = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PARKED)
+    ours = InvoicePush.objects.filter(
+        organization_id=OuterRef("organization_id"),
+        invoice_id=OuterRef("parked_invoice_id"),
+        state=InvoicePush.State.PUSHED,
+    )
+    due = list(parked.filter(Exists(ours)).values_list("pk", flat=True))
+    for delivery_id in due:
+        after_commit(webhook_process_task, delivery_id)
+    parked.exclude(pk__in=due).filter(received_at__lt=timezone.now() - PARK_AT_MOST).update(
+        state=WebhookDelivery.State.IGNORED,
+        processed_at=timezone.now(),
+        note=Concat(
+            Value("Invoice "),
+            "parked_invoice_id",
+            Value(" was never recorded by a push of ours within a day of this delivery: not ours, nothing to sync."),
+        ),
+    )
+    return len(due)
 
 
 @shared_task(name="integration.tasks.reconcile_task")

@@ -102,11 +102,19 @@ def webhook_process(*, delivery_id: int) -> None:
     )
     org, books = delivery.organization_id, BooksClient()
     invoice_ids, creditnote_ids = _invoices_touched(books, org, delivery)
-    parked = []
+    parked, foreign = [], []
     for invoice_id in invoice_ids:
         if invoice_sync(organization_id=org, invoice_id=invoice_id, books=books, creditnote_ids=creditnote_ids) is None:
-            parked.append(invoice_id)
-    if parked:
+            (parked if _may_become_ours(books, org, invoice_id) else foreign).append(invoice_id)
+    if foreign and not parked and len(foreign) == len(invoice_ids):
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=WebhookDelivery.State.IGNORED,
+            processed_at=timezone.now(),
+            parked_invoice_id="",
+            note=f"Invoice {', '.join(foreign)} was not made by Invoice Bridge (no push of ours is for its deal): "
+            "nothing to sync.",
+        )
+    elif parked:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             state=WebhookDelivery.State.PARKED,
             parked_invoice_id=parked[0],
@@ -168,6 +176,25 @@ def _invoice_ids(rows) -> list[str]:
         return []
     ids = (_books_id_or_blank(row.get("invoice_id")) for row in rows if isinstance(row, dict))
     return list(dict.fromkeys(i for i in ids if i))
+
+
+def _may_become_ours(books: BooksClient, organization_id: str, invoice_id: str) -> bool:
+    """Whether an invoice that is not (yet) one of our pushed invoices may still become one: a push of ours still
+    on its way names its deal in the invoice's `reference_number`. No push on its way in the organization: no call."""
+    on_its_way = InvoicePush.objects.filter(
+        organization_id=organization_id,
+        state__in=[InvoicePush.State.QUEUED, InvoicePush.State.RUNNING, InvoicePush.State.FAILED],
+    )
+    if on_its_way.filter(invoice_id=invoice_id).exists():
+        return True  # created by a push that has not finished: it will be ours
+    waiting = on_its_way.filter(invoice_id="").values_list("deal_id", flat=True)
+    if not waiting.exists():
+        return False
+    try:
+        reference = str(books.invoice_get(organization_id, invoice_id).get("reference_number") or "")
+    except ZohoNotFound:
+        return False
+    return reference in set(waiting)
 
 
 def pushed(organization_id: str, invoice_id: str) -> bool:
