@@ -31,14 +31,18 @@ def health_check(get_response: Callable[[HttpRequest], HttpResponse]) -> Callabl
 
 
 def refuse_unstorable(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """An address or query holding a NUL character or a broken surrogate can only be an attack or a mistake, and
-    reaching a database query with one is a 500: refuse it at once with a plain 400 (JSON under /api/)."""
+    """An address, query or submitted form holding a NUL character or a broken surrogate can only be an attack or a
+    mistake, and reaching a database query with one is a 500: refuse it at once with a plain 400 (JSON under
+    /api/)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         texts = [request.path, *request.GET.keys(), *(v for values in request.GET.lists() for v in values[1])]
+        forms = ("application/x-www-form-urlencoded", "multipart/form-data")  # the screens' forms (JSON: jsonbody)
+        if request.method == "POST" and request.content_type in forms and not request.path.startswith("/api/"):
+            texts += [*request.POST.keys(), *(v for values in request.POST.lists() for v in values[1])]
         problem = next((p for p in map(text_problem, texts) if p), "")
         if problem:
-            message = f"The address {problem}; nothing was done."
+            message = f"The request {problem}; nothing was done."
             if request.path.startswith("/api/"):
                 return JsonResponse({"message": message}, status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

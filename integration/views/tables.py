@@ -185,6 +185,8 @@ def tables_import(request: HttpRequest) -> HttpResponse:
         if problem := size_problem(upload.size):
             raise CsvImportError([problem])
         content = upload.read().decode("utf-8-sig")
+        if "\x00" in content:
+            raise CsvImportError(["the file contains a NUL character (is it a spreadsheet file rather than CSV?)"])
         if content.count("\n") > INLINE_ROWS:  # a large file: a worker applies it, the page shows how far it got
             job = csv_import_start(table=table, filename=upload.name, content=content, user=request.user)
             return redirect("integration:csv-import", import_id=job.pk)

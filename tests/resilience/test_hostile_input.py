@@ -64,9 +64,11 @@ def test_odd_webhook_bodies_and_addresses_get_json_answers(client, settings, dem
     assert resp.status_code == 400 and "NUL" in resp.json()["message"]
 
 
-def test_screens_refuse_nul_in_the_address(client):
-    client.force_login(UserFactory(groups=["reviewer"]))
+def test_screens_refuse_nul_in_the_address_and_in_forms(client):
+    client.force_login(UserFactory(groups=["reviewer", "finance-admin"]))
     resp = client.get("/audits/?entity=%00")
+    assert resp.status_code == 400 and "NUL" in resp.content.decode()
+    resp = client.post("/audits/run/", {"entity": "US\x00LLC"})
     assert resp.status_code == 400 and "NUL" in resp.content.decode()
 
 
@@ -218,6 +220,19 @@ def test_an_oversized_csv_is_refused_before_it_is_read(client, tmp_path):
     big = SimpleUploadedFile("le.csv", b"code,name,books_org_id,require_review\n" + b"x" * 1_100_000)
     resp = client.post(reverse("integration:tables-import"), {"table": "legal_entities", "file": big}, follow=True)
     assert "the limit is 1,000,000" in resp.content.decode()
+
+
+def test_a_large_upload_with_a_nul_byte_is_refused_before_it_is_stored(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integration.models import CsvImport
+
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    content = legal_entities_csv(600).replace(b"Entity 5,", b"Entity \x005,")
+    upload = SimpleUploadedFile("le.csv", content)
+    resp = client.post(reverse("integration:tables-import"), {"table": "legal_entities", "file": upload}, follow=True)
+    assert resp.status_code == 200 and "NUL character" in resp.content.decode()
+    assert not CsvImport.objects.exists() and not LegalEntity.objects.exists()
 
 
 def test_an_import_with_a_million_bad_rows_answers_a_short_page(tmp_path):
