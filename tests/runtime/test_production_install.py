@@ -101,6 +101,7 @@ def test_runtime_requirements_alone_run_web_worker_and_beat(http_sandbox, settin
             "broker": "ok",
             "zoho_token": "?",
             "books_paused": [],
+            "reconciliation": {},  # no run yet
         }
         assert settings.ZOHO_CLIENT_SECRET not in health.text
         static = httpx.get(f"{web}/static/vendor/htmx-2.min.js", timeout=5)
