@@ -61,14 +61,16 @@ def _pushes(
     before: int | None = None,
 ):
     """The push list's rows for these filters, newest first (repeated blocked presses of a deal as its latest)."""
-    pushes = InvoicePush.objects.order_by("-id").exclude(
-        Exists(
-            InvoicePush.objects.filter(
-                deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
-            )
-        ),
-        state=InvoicePush.State.BLOCKED,
-    )
+    pushes = InvoicePush.objects.order_by("-id")
+    if state in (None, InvoicePush.State.BLOCKED):  # only blocked rows repeat; a list of another state has none
+        pushes = pushes.exclude(
+            Exists(
+                InvoicePush.objects.filter(
+                    deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
+                )
+            ),
+            state=InvoicePush.State.BLOCKED,
+        )
     if payment:
         pushes = pushes.filter(sync__payment_status=payment)
     if since:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("pushes/<int:push_id>/compare/", pushes.push_compare_view, name="push-compare"),
     path("pushes/<int:push_id>/plan-again/", pushes.push_plan_again_view, name="push-plan-again"),
     path("pushes/replay-failed/", pushes.bulk_replay_view, name="bulk-replay-start"),
+    path("pushes/bulk-form/", pushes.bulk_form, name="bulk-form"),
     path("bulk-replays/<int:bulk_id>/", pushes.bulk_replay_page, name="bulk-replay"),
     path("deliveries/", deliveries.deliveries, name="deliveries"),
     path("activity/", deliveries.activity, name="activity"),

@@ -42,10 +42,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # Rows still moving refresh themselves every few seconds; the polling stops once none is.
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
     }
-    bulk_state = filters.get("state") or (InvoicePush.State.FAILED if filters.get("needs_decision") else None)
-    if bulk_state in (InvoicePush.State.FAILED, InvoicePush.State.PENDING_REVIEW):
-        context["bulk_count"] = selectors.push_count(**{**filters, "state": bulk_state})
-        context["bulk_action"] = "approve" if bulk_state == InvoicePush.State.PENDING_REVIEW else "replay"
+    context["bulk"] = _bulk_state(filters) is not None  # the form loads itself, with its count (bulk_form)
     if request.htmx and not request.htmx.boosted:
         return render(request, "integration/dashboard.html#push-table", context)
     numbers = selectors.home_numbers()
@@ -127,6 +124,24 @@ def push_decide_view(request: HtmxHttpRequest, push_id: int) -> HttpResponse:
         else:
             messages.success(request, "Decided. Settle the remaining choices to replay the push.")
     return redirect("integration:push-detail", push_id=push.pk)
+
+
+def _bulk_state(filters: dict) -> str | None:
+    """The state a bulk action applies to in this list (failed: replay; waiting for review: approve), or None."""
+    state = filters.get("state") or (InvoicePush.State.FAILED if filters.get("needs_decision") else None)
+    return state if state in (InvoicePush.State.FAILED, InvoicePush.State.PENDING_REVIEW) else None
+
+
+@role_required("integration.review_invoicepush")
+def bulk_form(request: HtmxHttpRequest) -> HttpResponse:
+    """The bulk action's form for the list as filtered, saying how many pushes it takes (loaded by the dashboard
+    after its own page, so the count costs the list nothing)."""
+    filters = PushFilterForm(request.GET).filters()
+    state = _bulk_state(filters)
+    count = selectors.push_count(**{**filters, "state": state}) if state else 0
+    action = "approve" if state == InvoicePush.State.PENDING_REVIEW else "replay"
+    context = {"bulk_count": count, "bulk_action": action, "filters": filters, "selected_state": filters.get("state")}
+    return render(request, "integration/dashboard.html#bulk-form", context)
 
 
 @require_POST

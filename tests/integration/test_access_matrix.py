@@ -25,6 +25,7 @@ ENDPOINTS = [
     ("POST", "/pushes/{push}/reissue/", REVIEW),
     ("GET", "/pushes/{push}/compare/", REVIEW),
     ("POST", "/pushes/replay-failed/", REVIEW),
+    ("GET", "/pushes/bulk-form/?state=failed", REVIEW),
     ("GET", "/bulk-replays/{bulk}/", READ),
     ("GET", "/bulk-replays/{bulk}/?hx=1", READ),
     ("GET", "/deliveries/", READ),

@@ -169,6 +169,16 @@ def test_rows_in_flight_poll_until_nothing_moves(client):
     assert "hx-trigger" not in still  # nothing in flight: the poll stops
 
 
+def bulk_form_of(client, page: str) -> str:
+    """The bulk action's form, as htmx loads it into the dashboard (the page names the address to load)."""
+    import html
+    import re
+
+    url = re.search(r'<div id="bulk-form" hx-get="([^"]+)"', page)
+    assert url, "the dashboard offers no bulk action here"
+    return client.get(html.unescape(url.group(1)), headers={"HX-Request": "true"}).content.decode()
+
+
 def rendered_form(page: str, action: str) -> dict[str, str]:
     """The fields of the form posting to `action`, exactly as the page renders them."""
     from html.parser import HTMLParser
@@ -209,8 +219,9 @@ def test_a_reviewer_replays_exactly_the_failed_pushes_of_the_filtered_list(
     client.force_login(UserFactory(groups=["reviewer"]))
     today = timezone.now().date().isoformat()
     page = client.get(f"/?state=failed&entity=US-LLC&since={today}").content.decode()
-    assert "Replay the 2 failed pushes in this list" in page and "Replay the 2 failed pushes in this list?" in page
-    form = rendered_form(page, "/pushes/replay-failed/")
+    bulk = bulk_form_of(client, page)
+    assert "Replay the 2 failed pushes in this list" in bulk and "Replay the 2 failed pushes in this list?" in bulk
+    form = rendered_form(bulk, "/pushes/replay-failed/")
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post("/pushes/replay-failed/", form)
     assert started.status_code == 302 and started["Location"].startswith("/bulk-replays/")
@@ -236,7 +247,7 @@ def test_bulk_approval_leaves_a_reviewers_own_requests_to_another(
     theirs = InvoicePushFactory(deal_id="5725767000000499999", state="pending_review", requested_by="ava@x.example")
     InvoicePush.objects.filter(pk=mine).update(state="pending_review")
     client.force_login(rita)
-    page = client.get("/?state=pending_review").content.decode()
+    page = bulk_form_of(client, client.get("/?state=pending_review").content.decode())
     assert "Approve the 2 pushes waiting for review in this list" in page
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post("/pushes/replay-failed/", rendered_form(page, "/pushes/replay-failed/"))
