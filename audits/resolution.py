@@ -100,6 +100,9 @@ def _books_changes(books: BooksClient, flag: DuplicateFlag, changes: list[tuple[
         _release(flag, error=error)
         raise DecisionError(f"{error}. Nothing was changed: everything was put back as it was.")
     stuck = [{"books_id": i, "should_be": s, "label": _label(flag, i)} for i, s in left]
+    shown = {**before, **dict(done), **{i: _opposite(s) for i, s in left}}  # what Books shows now, as far as we know
+    flag.members = [{**m, "status": shown.get(m["books_id"], m["status"])} for m in flag.members]
+    DuplicateFlag.objects.filter(pk=flag.pk).update(members=flag.members)
     _operation(flag, stuck=stuck, error=error, state=DuplicateFlag.State.STUCK)
     names = ", ".join(f"{x['label']} (should be {x['should_be']})" for x in stuck)
     raise DecisionError(

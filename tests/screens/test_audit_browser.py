@@ -63,3 +63,35 @@ def test_finance_runs_an_audit_watches_its_progress_and_settles_two_groups(brows
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_text("Resolved by fiona")).to_be_visible()
     snap(page, "audit-resolved")
+
+
+def test_a_group_books_left_half_done_says_so_and_finance_puts_it_back(browser, live_server, sandbox, demo_config):
+    from django.core.management import call_command
+
+    keep = next(i["item_id"] for i in sandbox.orgs[US_ORG].items.values() if i["name"] == "Hinge Bracket")
+    sandbox.orgs[US_ORG].items[keep]["status"] = "inactive"  # resolving must reactivate it first
+    call_command("audit_duplicates", "--org", "US-LLC", stdout=__import__("io").StringIO())
+    flag = next(f for f in DuplicateFlag.objects.filter(state="open") if "Hinge Bracket (old)" in str(f.members))
+    sandbox.add_fault("error", method="POST", path="/inactive", count=2, message="Item is in use")
+    UserFactory(username="fiona", password="pw-for-tests", groups=["finance-admin"])
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "fiona")
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/audits/?state=open#group-{flag.pk}")
+    group = page.locator(f"#group-{flag.pk}")
+    group.get_by_label("keep “Hinge Bracket”").check()
+    group.get_by_role("button", name="Keep the chosen one, mark the others inactive").click()
+    expect(page.get_by_text("the group needs attention")).to_be_visible()
+    page.goto(f"{live_server.url}/audits/?state=stuck")
+    group = page.locator(f"#group-{flag.pk}")
+    expect(group.get_by_role("alert")).to_contain_text("Books then refused to put back “Hinge Bracket”")
+    expect(group.locator("tr", has_text="Books status").locator("td")).to_have_text(["active", "active"])  # Books now
+    snap(page, "audit-needs-attention")
+    group.get_by_role("button", name="Put the records back").click()
+    expect(page.get_by_text(f"Put back: group #{flag.pk}")).to_be_visible()
+    assert DuplicateFlag.objects.get(pk=flag.pk).state == "open"
+    assert sandbox.orgs[US_ORG].items[keep]["status"] == "inactive"
