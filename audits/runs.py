@@ -28,6 +28,7 @@ from django.utils import timezone
 from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
 from audits.models import AuditPage, AuditRun, ContactTaxNumber, DuplicateFlag, SettledPair
 from audits.selectors import auditable_entities
+from integration.ledger import Work, working_on
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
@@ -137,7 +138,13 @@ def audit_work(
     run: AuditRun, *, seconds: float | None = None, progress: Callable[[AuditRun], None] | None = None
 ) -> bool:
     """Work on a claimed run until it is done (True) or `seconds` have passed (False; the lease is released so
-    the next slice can claim it). A failure ends the run with the reason in plain words, and raises."""
+    the next slice can claim it). A failure ends the run with the reason in plain words, and raises. Its Books
+    calls count as the audit's in the day's ledger."""
+    with working_on(Work.AUDIT):
+        return _audit_work(run, seconds=seconds, progress=progress)
+
+
+def _audit_work(run: AuditRun, *, seconds: float | None, progress: Callable[[AuditRun], None] | None) -> bool:
     worker = _Worker(run)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:

@@ -130,6 +130,12 @@ class LegalEntityForm(forms.Form):
         required=False,  # not given: as it was (a new entity: left as a draft)
         help_text="Emailing needs the customer's contact person to have an email address in Books.",
     )
+    books_daily_cap = forms.IntegerField(
+        label="Books API calls a day",
+        min_value=1,
+        required=False,  # not given: as it was (a new entity: 1,000, Books' lowest plan)
+        help_text="Your Books plan's daily limit for this organization: 1,000 to 10,000 depending on the plan.",
+    )
 
 
 class CsvUploadForm(forms.Form):

@@ -1,5 +1,6 @@
-"""The model of a CSV import a worker applies (a file too large to check and apply while the browser waits);
-registered with the app through `integration.models`. The work itself is in services/csv_jobs.py."""
+"""Models of this app kept out of `integration/models.py` (which imports them, so they are registered as usual):
+the fence of a Books create (services/fence.py), the day's Books call ledger (ledger.py), and a CSV import a
+worker applies (services/csv_jobs.py)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,49 @@ class CsvImport(models.Model):
 
     def __str__(self) -> str:
         return f"CSV import #{self.pk} of {self.table} ({self.state})"
+
+
+class BooksCreate(models.Model):
+    """A Books create (invoice, customer or item) that is in flight, or whose answer never came and may still
+    land: nothing creates the same record again before `settle_until` (fence.py)."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "invoice"
+        CUSTOMER = "customer", "customer"
+        ITEM = "item", "item"
+
+    organization_id = models.CharField(max_length=40)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=300, help_text="Deal id, normalized customer name or normalized SKU.")
+    token = models.UUIDField(help_text="Which attempt holds it.")
+    uncertain = models.BooleanField(default=False, help_text="The create was sent and no answer came back.")
+    settle_until = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization_id", "kind", "key"], name="one_books_create")]
+
+    def __str__(self) -> str:
+        return f"Books {self.kind} create {self.key} in {self.organization_id} until {self.settle_until:%H:%M:%S}"
+
+
+class BooksCallDay(models.Model):
+    """Books calls made for one organization on one (UTC) day by one kind of work: the daily budget's ledger."""
+
+    class Work(models.TextChoices):
+        PUSH = "push", "pushes"
+        WEBHOOK = "webhook", "webhook syncs"
+        RECONCILE = "reconcile", "reconciliation"
+        AUDIT = "audit", "duplicate audits"
+        OTHER = "other", "checks and screens"
+
+    organization_id = models.CharField(max_length=40)
+    day = models.DateField()
+    work = models.CharField(max_length=10, choices=Work.choices)
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization_id", "day", "work"], name="one_ledger_line")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}: {self.calls} Books calls for {self.get_work_display()}"

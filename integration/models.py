@@ -26,6 +26,7 @@ class LegalEntity(models.Model):
     books_org_id = models.CharField("Books organization id", max_length=40)
     require_review = models.BooleanField(default=False, help_text="Pushes wait for a reviewer.")
     active = models.BooleanField(default=True)
+    books_daily_cap = models.PositiveIntegerField(default=1000, help_text="Books API calls a day in its plan.")
     invoice_delivery = models.CharField(
         "what happens to a created invoice",
         max_length=10,
@@ -448,30 +449,6 @@ class BooksPause(models.Model):
         return f"Books paused for {self.organization_id} until {self.until:%Y-%m-%d %H:%M} UTC"
 
 
-class BooksCreate(models.Model):
-    """A Books create (invoice, customer or item) that is in flight, or whose answer never came and may still
-    land: nothing creates the same record again before `settle_until` (fence.py)."""
-
-    class Kind(models.TextChoices):
-        INVOICE = "invoice", "invoice"
-        CUSTOMER = "customer", "customer"
-        ITEM = "item", "item"
-
-    organization_id = models.CharField(max_length=40)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    key = models.CharField(max_length=300, help_text="Deal id, normalized customer name or normalized SKU.")
-    token = models.UUIDField(help_text="Which attempt holds it.")
-    uncertain = models.BooleanField(default=False, help_text="The create was sent and no answer came back.")
-    settle_until = models.DateTimeField()
-    started_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization_id", "kind", "key"], name="one_books_create")]
-
-    def __str__(self) -> str:
-        return f"Books {self.kind} create {self.key} in {self.organization_id} until {self.settle_until:%H:%M:%S}"
-
-
 class BulkReplay(models.Model):
     """A reviewer's replay (or approval) of a set of pushes, run by a worker one push at a time; the screen shows
     its progress and each push's outcome."""
@@ -496,4 +473,4 @@ class BulkReplay(models.Model):
         return len(self.outcomes)
 
 
-from integration.import_jobs import CsvImport  # noqa: E402, F401 — a model of this app, in its own module
+from integration.import_jobs import BooksCallDay, BooksCreate, CsvImport  # noqa: E402, F401 — this app's, kept apart

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from integration import ledger
 from integration.models import (
     BooksPause,
     CliqPost,
@@ -273,6 +274,7 @@ def health_report() -> dict:
     if report.get("database") == "ok":
         report["zoho_token"] = token_state()
         report["books_paused"] = [p.organization_id for p in books_pauses()]
+        report["books_calls_today"] = ledger.today()
         report["reconciliation"] = {  # the last run per organization: what it cost and what it did
             org: {k: last.get(k) for k in ("at", "calls", "changed", "synced", "skipped", "note")}
             for org, last in ReconcileCursor.objects.values_list("organization_id", "last_report")
@@ -305,6 +307,7 @@ def setup_status() -> dict:
     )
     paused = {p.organization_id: p.until for p in books_pauses()}
     reconciled = dict(ReconcileCursor.objects.values_list("organization_id", "last_report"))
+    spent = ledger.today()
     rows = []
     for entity in LegalEntity.objects.order_by("code"):
         taxes = cache.get(f"books:taxes:{entity.books_org_id}")
@@ -315,6 +318,8 @@ def setup_status() -> dict:
                 "last_webhook": last.get(entity.books_org_id),
                 "paused_until": paused.get(entity.books_org_id),
                 "reconciled": reconciled.get(entity.books_org_id) or {},
+                "calls_today": spent.get(entity.books_org_id, {"calls": 0, "by": {}}),
+                "calls_left": max(0, entity.books_daily_cap - spent.get(entity.books_org_id, {}).get("calls", 0)),
             }
         )
     return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}

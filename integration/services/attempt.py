@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audits.matching import PushNeedsDecision
+from integration.ledger import Work, working_on
 from integration.models import InvoicePush
 from integration.redaction import redact_text
 from integration.services import retry
@@ -52,7 +53,8 @@ def push_execute(*, push_id: int) -> float | None:
     run = PushAttempt(InvoicePush.objects.get(pk=push_id), lease)
     push_event(run.push, f"Attempt {run.push.attempts} started", step=run.push.step)
     try:
-        run.run_steps()
+        with working_on(Work.PUSH):
+            run.run_steps()
     except LeaseLost:
         return None
     except NeedsReview:

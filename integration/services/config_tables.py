@@ -133,6 +133,12 @@ def legal_entity_clean(row: dict[str, str]) -> tuple[dict, list[str]]:
     if require_review is None:
         problems.append(f"require_review must be true or false, not {raw_review!r}")
     values = {"code": code, "name": name, "books_org_id": org_id, "require_review": require_review}
+    if row.get("books_daily_cap"):  # the screen's setting, like invoice_delivery: a CSV file leaves it as it is
+        cap = row["books_daily_cap"]
+        if not str(cap).isdigit() or int(cap) < 1:
+            problems.append("books_daily_cap must be a whole number of calls above 0")
+        else:
+            values["books_daily_cap"] = int(cap)
     if row.get("invoice_delivery"):  # the screen's setting; a CSV file (CONTRACT.md §6) leaves it as it is
         delivery = str(row["invoice_delivery"])
         if delivery not in LegalEntity.Delivery.values:

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from integration.ledger import Work, working_on
 from integration.models import InvoicePush, LegalEntity, ReconcileCursor, WebhookDelivery
 from integration.redaction import redact_text
 from integration.services.dispatch import after_commit
@@ -120,7 +121,8 @@ def reconcile_all(*, only: str | None = None) -> list[dict]:
     results = []
     for org in orgs:
         try:
-            results.append(reconcile(organization_id=org))
+            with working_on(Work.RECONCILE):
+                results.append(reconcile(organization_id=org))
         except Exception as exc:  # any failure of one organization stays with that organization
             logger.warning("reconciliation of Books organization %s failed: %s", org, exc)
             results.append({"organization_id": org, "synced": 0, "failed": [redact_text(str(exc))]})

@@ -17,6 +17,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from integration.ledger import Work, working_on
 from integration.models import InvoicePush, InvoiceSync, LegalEntity, WebhookDelivery
 from integration.money import as_decimal, books_places, currency_decimals, round_money
 from integration.redaction import redact, redact_text
@@ -466,7 +467,8 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery) -> bool:
 def webhook_process_task(self, delivery_id: int, attempt: int = 1, deferrals: int = 0) -> None:
     """Re-read a Books webhook's entity and sync the deal(s); Zoho trouble is retried with backoff."""
     try:
-        webhook_process(delivery_id=delivery_id)
+        with working_on(Work.WEBHOOK):
+            webhook_process(delivery_id=delivery_id)
     except ZohoError as exc:
         if not retry_later(webhook_process_task, (delivery_id,), exc, attempt, deferrals):
             note = f"Gave up after {attempt} attempts: {exc}" if exc.retryable else str(exc)

@@ -159,6 +159,7 @@ def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             "books_org_id": entity.books_org_id,
             "require_review": entity.require_review,
             "invoice_delivery": entity.invoice_delivery,
+            "books_daily_cap": entity.books_daily_cap,
         }
         if entity
         else None

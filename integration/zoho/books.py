@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
+from integration import ledger
 from integration.ratelimit import books_acquire, books_pause, quota_exceeded
 from integration.zoho import scopes
 from integration.zoho.auth import TokenManager
@@ -90,11 +91,13 @@ class BooksClient(ZohoApiClient):
         self._reserved += 1
 
     def before_send(self, params: dict | None) -> None:
+        org = (params or {})["organization_id"]
         if self._reserved:
             self._reserved -= 1
         else:
-            books_acquire((params or {})["organization_id"])
+            books_acquire(org)
         self.sent += 1
+        ledger.count(org)
 
     def _result(self, org: str, response: httpx.Response) -> dict:
         try:
