@@ -28,6 +28,7 @@ from django.utils import timezone
 from audits.matching import duplicate_customer_groups, duplicate_item_groups, unusual_characters
 from audits.models import AuditPage, AuditRun, ContactTaxNumber, DuplicateFlag, SettledPair
 from audits.selectors import auditable_entities
+from integration import ledger
 from integration.ledger import Work, working_on
 from integration.models import CustomerLink, InvoicePush, ItemLink, LegalEntity
 from integration.redaction import redact_text
@@ -145,6 +146,9 @@ def audit_work(
 
 
 def _audit_work(run: AuditRun, *, seconds: float | None, progress: Callable[[AuditRun], None] | None) -> bool:
+    if run.error:  # a pause for the day's budget: over once it goes on
+        AuditRun.objects.filter(pk=run.pk).update(error="")
+        run.error = ""
     worker = _Worker(run)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
@@ -158,6 +162,11 @@ def _audit_work(run: AuditRun, *, seconds: float | None, progress: Callable[[Aud
                 progress(run)
     except LeaseLost:
         return False
+    except AuditPaused as paused:
+        run.state = State.QUEUED  # until tomorrow: the hourly look wakes it; it pauses again, or goes on
+        _save(run, release=True)
+        AuditRun.objects.filter(pk=run.pk).update(error=str(paused))
+        return False
     except (ZohoError, OSError) as exc:
         _fail(run, f"Could not read Books for {run.legal_entity_id}: {exc}")
         raise
@@ -166,6 +175,25 @@ def _audit_work(run: AuditRun, *, seconds: float | None, progress: Callable[[Aud
 
 class LeaseLost(Exception):
     """Another worker took the run over (this one was too slow to beat): stop quietly."""
+
+
+class AuditPaused(Exception):
+    """Audits used their share of the organization's Books calls today: the run waits for tomorrow."""
+
+
+def audit_budget_problem(run: AuditRun) -> str:
+    """Why the run may not make another Books call today ('' when it may): audits never use more than
+    AUDIT_DAILY_SHARE of the organization's daily cap, so pushes and syncs keep the rest."""
+    cap = run.legal_entity.books_daily_cap
+    allowed = int(cap * settings.AUDIT_DAILY_SHARE)
+    used = ledger.today().get(run.organization_id, {}).get("by", {}).get(Work.AUDIT.label, 0)
+    if used < allowed:
+        return ""
+    return (
+        f"Paused: audits may use {settings.AUDIT_DAILY_SHARE:.0%} of {run.legal_entity.code}'s {cap:,} Books calls a "
+        f"day ({allowed:,}) and have used {used:,} today, so pushes and syncs keep the rest. It carries on tomorrow "
+        "(UTC) by itself."
+    )
 
 
 def _save(run: AuditRun, *, release: bool = False) -> None:
@@ -243,6 +271,8 @@ class _Worker:
         """One Books read, patiently: waits for our limiter (pushes share it) without counting it as a failure,
         waits out Books' own 429s (a few times), and retries 5xx and lost answers AUDIT_READ_RETRIES times."""
         failures = limited = 0
+        if problem := audit_budget_problem(self.run):
+            raise AuditPaused(problem)
         while True:
             try:
                 self.run.books_calls += 1

@@ -179,6 +179,9 @@ AUDIT_EVERY_DAYS = env.int("AUDIT_EVERY_DAYS", default=91)
 AUDIT_SLICE_SECONDS = env.float("AUDIT_SLICE_SECONDS", default=120.0)
 AUDIT_STALE_SECONDS = env.float("AUDIT_STALE_SECONDS", default=300.0)
 AUDIT_READ_RETRIES = env.int("AUDIT_READ_RETRIES", default=3)
+# Audits never use more than this share of an organization's daily Books cap (its legal entity's): they pause and
+# carry on the next (UTC) day, so pushes and webhook syncs always keep the rest.
+AUDIT_DAILY_SHARE = env.float("AUDIT_DAILY_SHARE", default=0.25)
 CELERY_BEAT_SCHEDULE = {
     "push-sweep": {"task": "integration.tasks.push_sweep_task", "schedule": PUSH_SWEEP_INTERVAL_SECONDS},
     "reconcile": {"task": "integration.tasks.reconcile_task", "schedule": RECONCILE_INTERVAL_SECONDS},

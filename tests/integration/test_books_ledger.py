@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from integration.ledger import Work, today, working_on
@@ -65,3 +66,30 @@ def test_finance_sets_an_entitys_daily_cap_on_its_screen(client, demo_config):
     assert LegalEntity.objects.get(code="US-LLC").books_daily_cap == 5000
     assert client.post("/tables/entities/US-LLC/edit/", {**form, "books_daily_cap": "0"}).status_code == 400
     assert LegalEntity.objects.get(code="US-LLC").books_daily_cap == 5000
+
+
+def test_an_audit_stops_at_its_share_of_the_day_and_carries_on_the_next(client, sandbox, demo_config, settings):
+    from datetime import timedelta
+
+    from audits.models import AuditRun
+    from audits.runs import audit_claim, audit_start, audit_work
+    from integration.models import LegalEntity
+
+    settings.AUDIT_DAILY_SHARE = 0.5
+    LegalEntity.objects.filter(code="US-LLC").update(books_daily_cap=4)  # audits may make 2 calls today
+    run, _ = audit_start(entity=LegalEntity.objects.get(code="US-LLC"), trigger="command", queue=False)
+    assert audit_work(audit_claim(run.pk)) is False  # paused, not failed
+    run.refresh_from_db()
+    assert run.state == "queued" and run.books_calls == 2 and "carries on tomorrow" in run.error
+    assert today()[US_ORG]["by"] == {"duplicate audits": 2}
+    client.force_login(UserFactory(groups=["finance-admin"]))
+    page = client.get("/audits/").content.decode()
+    assert "audits may use 50% of US-LLC" in page, page[page.find("US-LLC") : page.find("US-LLC") + 1500]
+
+    assert audit_work(audit_claim(run.pk)) is False  # the same day: no call at all
+    assert today()[US_ORG]["calls"] == 2
+    BooksCallDay.objects.update(day=F("day") - timedelta(days=1))  # the next day
+    LegalEntity.objects.filter(code="US-LLC").update(books_daily_cap=10_000)
+    assert audit_work(audit_claim(run.pk)) is True
+    run.refresh_from_db()
+    assert run.state == "done" and run.error == "" and AuditRun.objects.count() == 1
