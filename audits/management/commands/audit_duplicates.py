@@ -60,6 +60,9 @@ class Command(BaseCommand):
             return redact_text(f"{entity.code}: Books organization {entity.books_org_id} could not be audited: {exc}")
         bar.close()
         run = AuditRun.objects.get(pk=claimed.pk)
+        if run.state != AuditRun.State.DONE:
+            self.stdout.write(f"{entity.code} ({entity.books_org_id}): {run.error or 'not finished yet'}")
+            return ""
         self.stdout.write(
             f"{entity.code} ({entity.books_org_id}): {run.items_read} items and {run.contacts_read} customers read "
             f"in {run.books_calls} Books calls; {run.item_groups} item group(s) and {run.customer_groups} "
