@@ -186,7 +186,7 @@ def audit_budget_problem(run: AuditRun) -> str:
     AUDIT_DAILY_SHARE of the organization's daily cap, so pushes and syncs keep the rest."""
     cap = run.legal_entity.books_daily_cap
     allowed = int(cap * settings.AUDIT_DAILY_SHARE)
-    used = ledger.today().get(run.organization_id, {}).get("by", {}).get(Work.AUDIT.label, 0)
+    used = ledger.calls_today(run.organization_id, Work.AUDIT)
     if used < allowed:
         return ""
     return (

@@ -43,6 +43,12 @@ def count(organization_id: str) -> None:
         BooksCallDay.objects.filter(**where).update(calls=F("calls") + 1)
 
 
+def calls_today(organization_id: str, work: str) -> int:
+    """Today's Books calls for one organization and one kind of work (one query)."""
+    where = {"organization_id": organization_id, "day": timezone.now().date(), "work": work}
+    return BooksCallDay.objects.filter(**where).values_list("calls", flat=True).first() or 0
+
+
 def today() -> dict[str, dict]:
     """Per organization: today's calls, and by what kind of work (one query)."""
     lines: dict[str, dict] = {}

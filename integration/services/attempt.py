@@ -26,6 +26,7 @@ from integration.ledger import Work, working_on
 from integration.models import InvoicePush
 from integration.redaction import redact_text
 from integration.services import retry
+from integration.services.deal_notes import note_gave_up
 from integration.services.dispatch import send
 from integration.services.planning import PushBlocked
 from integration.services.steps import LeaseLost, NeedsReview, PushAttempt
@@ -98,12 +99,10 @@ def push_execute(*, push_id: int) -> float | None:
 
 
 def _tell_the_ae(run: PushAttempt) -> None:
-    """The push gave up: a Note on the Deal says so in CRM (once the failure is recorded, outside any transaction)."""
-    from integration.services.deal_notes import note_gave_up
-
-    push = InvoicePush.objects.get(pk=run.push.pk)
-    if push.state == State.FAILED:
-        note_gave_up(push)
+    """The push gave up: a Note on the Deal says so in CRM (once the failure is recorded, outside any transaction).
+    Not when this run lost the push before recording it: then the push's state is not this run's to report."""
+    if run.push.state == State.FAILED:
+        note_gave_up(run.push)
 
 
 @shared_task(bind=True, name="integration.tasks.push_execute_task")

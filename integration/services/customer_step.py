@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 
 from audits.matching import PushNeedsDecision, customer_choice, customer_search_term, describe_customers
-from audits.models import DuplicateFlag
 from integration.editions import GCC
 from integration.models import BooksCreate, CustomerLink, InvoicePush
 from integration.normalize import normalize_name
@@ -24,7 +23,7 @@ class CustomerStep:
         self.set_step(InvoicePush.Step.CUSTOMER)
         account = self.push.plan["account"]
         link = CustomerLink.objects.filter(organization_id=self.org, crm_account_id=account["id"]).first()
-        merges = DuplicateFlag.merges(self.org, "customer")
+        merges = self.merges("customer")
         if link is not None and link.books_contact_id in merges:
             link.delete()  # a customer finance merged away: found again (by id or name), which leads to the one kept
             link = None
@@ -68,7 +67,7 @@ class CustomerStep:
 
     def _customer_find_or_create(self, account: dict) -> tuple[dict, bool]:
         if valid_books_id(account.get("books_customer_id")):
-            merges = DuplicateFlag.merges(self.org, "customer")
+            merges = self.merges("customer")
             wanted = merges.get(account["books_customer_id"], account["books_customer_id"])
             with contextlib.suppress(ZohoNotFound), self.zoho_call("Check the Account's Books_Customer_Id in Books"):
                 contact = self.books.contact_get(self.org, wanted)
@@ -127,7 +126,7 @@ class CustomerStep:
         term = customer_search_term(name)
         with self.zoho_call(f"Search Books customers by contact and company name for “{term}”"):
             matches = customer_search(self.books, self.org, name)
-        merges = DuplicateFlag.merges(self.org, "customer")
+        merges = self.merges("customer")
         if any(m["contact_id"] in merges for m in matches):
             # never adopt or reactivate a customer finance merged away: the one it kept stands for it
             kept = {merges[m["contact_id"]] for m in matches if m["contact_id"] in merges}

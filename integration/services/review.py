@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from integration.models import InvoicePush, PushEvent
 from integration.services.attempt import push_execute_task
+from integration.services.deal_notes import note_rejected
 from integration.services.dispatch import after_commit
 from integration.services.timeline import push_event
 
@@ -83,9 +84,7 @@ def push_reject(*, push: InvoicePush, user, reason: str) -> None:
         reviewed_at=timezone.now(),
         error=reason,
     )
-    from integration.services.deal_notes import note_rejected  # the CRM call, after the move is committed
-
-    note_rejected(push, user=user, reason=reason)
+    note_rejected(push, user=user, reason=reason)  # the CRM call, once the move is committed
 
 
 def push_replay(*, push: InvoicePush, user, why: str = "", requester: str = "") -> None:

@@ -71,6 +71,13 @@ class PushAttempt(CustomerStep):
         self.lease = lease
         self.books = BooksClient()
         self.crm = CrmClient()
+        self._merges: dict[str, dict[str, str]] = {}
+
+    def merges(self, kind: str) -> dict[str, str]:
+        """The Books ids finance merged away in this organization → the one kept (read once per attempt)."""
+        if kind not in self._merges:
+            self._merges[kind] = DuplicateFlag.merges(self.org, kind)
+        return self._merges[kind]
 
     # -- bookkeeping --
     def _update(self, **fields) -> None:
@@ -176,7 +183,7 @@ class PushAttempt(CustomerStep):
         lines = list({ln["product_id"]: ln for ln in plan["lines"] if ln["product_id"] not in item_ids}.values())
         if not lines:
             return
-        merges = DuplicateFlag.merges(self.org, "item")
+        merges = self.merges("item")
         for link in ItemLink.objects.filter(
             organization_id=self.org, crm_product_id__in=[ln["product_id"] for ln in lines]
         ):
@@ -232,7 +239,7 @@ class PushAttempt(CustomerStep):
     def _item_exact(self, index: list[dict], line: dict) -> str | None:
         exact = items_exact(index, line["sku"])
         # An item finance merged away is never adopted, linked or reactivated: the one it kept stands for it.
-        merges = DuplicateFlag.merges(self.org, "item") if exact else {}
+        merges = self.merges("item") if exact else {}
         by_id = {i["item_id"]: i for i in index}
         kept = [by_id.get(merges[i["item_id"]]) if i["item_id"] in merges else i for i in exact]
         exact = list({i["item_id"]: i for i in kept if i is not None}.values())

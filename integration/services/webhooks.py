@@ -188,14 +188,14 @@ def _may_become_ours(books: BooksClient, organization_id: str, invoice_id: str) 
     )
     if on_its_way.filter(invoice_id=invoice_id).exists():
         return True  # created by a push that has not finished: it will be ours
-    waiting = on_its_way.filter(invoice_id="").values_list("deal_id", flat=True)
-    if not waiting.exists():
+    waiting = set(on_its_way.filter(invoice_id="").values_list("deal_id", flat=True))
+    if not waiting:
         return False
     try:
         reference = str(books.invoice_get(organization_id, invoice_id).get("reference_number") or "")
     except ZohoNotFound:
         return False
-    return reference in set(waiting)
+    return reference in waiting
 
 
 def pushed(organization_id: str, invoice_id: str) -> bool:
