@@ -28,3 +28,16 @@ def snap(page, name: str) -> None:
     """Save a full-page screenshot of what the user sees now (1280 × 720 viewport)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, base_url: str, role: str | None, username: str = "someone") -> None:
+    """Make a user with `role` (or none) and log in as them; every confirmation the screens ask is answered yes."""
+    from tests.factories import UserFactory
+
+    UserFactory(username=username, password="pw-for-tests", groups=[role] if role else [])
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")

@@ -9,8 +9,7 @@ from playwright.sync_api import expect
 
 from audits.models import DuplicateFlag
 from sandbox.demo import US_ORG
-from tests.factories import UserFactory
-from tests.screens.conftest import snap
+from tests.screens.conftest import log_in, snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,14 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_finance_runs_an_audit_watches_its_progress_and_settles_two_groups(browser, stack, http_sandbox):
     stack.start_worker()
     http_sandbox.add_fault("slow", method="GET", path="/items", seconds=2, count=2)  # two pages: 4 s to watch
-    UserFactory(username="fiona", password="pw-for-tests", groups=["finance-admin"])
     page = browser.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.set_viewport_size({"width": 1280, "height": 720})
-    page.goto(f"{stack.web_url}/accounts/login/")
-    page.fill("input[name=username]", "fiona")
-    page.fill("input[name=password]", "pw-for-tests")
-    page.click("button[type=submit]")
+    log_in(page, stack.web_url, "finance-admin", username="fiona")
 
     page.get_by_role("link", name="Duplicates").click()
     expect(page.get_by_text("never audited").first).to_be_visible()
@@ -73,14 +66,9 @@ def test_a_group_books_left_half_done_says_so_and_finance_puts_it_back(browser, 
     call_command("audit_duplicates", "--org", "US-LLC", stdout=__import__("io").StringIO())
     flag = next(f for f in DuplicateFlag.objects.filter(state="open") if "Hinge Bracket (old)" in str(f.members))
     sandbox.add_fault("error", method="POST", path="/inactive", count=2, message="Item is in use")
-    UserFactory(username="fiona", password="pw-for-tests", groups=["finance-admin"])
     page = browser.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
+    log_in(page, live_server.url, "finance-admin", username="fiona")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "fiona")
-    page.fill("input[name=password]", "pw-for-tests")
-    page.click("button[type=submit]")
     page.goto(f"{live_server.url}/audits/?state=open#group-{flag.pk}")
     group = page.locator(f"#group-{flag.pk}")
     group.get_by_label("keep “Hinge Bracket”").check()

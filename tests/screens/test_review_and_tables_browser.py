@@ -13,8 +13,7 @@ from integration.models import InvoicePush, TaxRule
 from sandbox.books import new_authority, new_tax
 from sandbox.demo import US_ORG, deal_id
 from tests.conftest import sign
-from tests.factories import UserFactory
-from tests.screens.conftest import snap
+from tests.screens.conftest import log_in, snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,20 +29,10 @@ def press(settings, deal: str) -> dict:
     return resp.json()
 
 
-def log_in(page, live_server, role: str | None, username: str = "someone") -> None:
-    UserFactory(username=username, password="pw-for-tests", groups=[role] if role else [])
-    page.on("dialog", lambda dialog: dialog.accept())  # each action asks for confirmation first: yes
-    page.set_viewport_size({"width": 1280, "height": 720})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw-for-tests")
-    page.click("button[type=submit]")
-
-
 def test_a_reviewer_approves_a_pending_push_and_sees_it_pushed(browser, live_server, sandbox, demo_config, settings):
     reply = press(settings, deal_id(5))  # the UK entity waits for review
     page = browser.new_page()
-    log_in(page, live_server, "reviewer")
+    log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/pushes/{reply['push_id']}/")
     expect(page.get_by_role("heading", name="Waiting for your review")).to_be_visible()
     snap(page, "push-pending-review")
@@ -65,7 +54,7 @@ def test_finance_fixes_the_tax_map_for_a_blocked_deal(browser, live_server, sand
     assert blocked["status"] == "blocked" and "No tax authority for US/TX in entity US-LLC." in blocked["reasons"]
 
     page = browser.new_page()
-    log_in(page, live_server, "finance-admin")
+    log_in(page, live_server.url, "finance-admin")
     page.get_by_role("link", name="Legal entities & tax map").click()
     page.select_option("select[name=legal_entity] >> nth=0", "US-LLC")
     page.fill("form.stacked >> nth=0 >> input[name=country]", "United States")
@@ -81,7 +70,7 @@ def test_finance_fixes_the_tax_map_for_a_blocked_deal(browser, live_server, sand
     assert TaxRule.objects.filter(state="TX", tax_authority="TX_CPA").exists()
 
     reviewer = browser.new_page()  # a reviewer plans the blocked deal again, now that the map is fixed
-    log_in(reviewer, live_server, "reviewer", username="rita")
+    log_in(reviewer, live_server.url, "reviewer", username="rita")
     reviewer.goto(f"{live_server.url}/pushes/{blocked['push_id']}/")
     reviewer.get_by_role("button", name="Plan the deal again").click()
     expect(reviewer.get_by_text("Planned again: push #")).to_be_visible()
@@ -91,7 +80,7 @@ def test_finance_fixes_the_tax_map_for_a_blocked_deal(browser, live_server, sand
 
 def test_a_user_without_a_role_sees_nothing(browser, live_server, demo_config, settings):
     page = browser.new_page()
-    log_in(page, live_server, None)
+    log_in(page, live_server.url, None)
     expect(page.get_by_role("heading", name="You have no role yet")).to_be_visible()
     expect(page.get_by_text("US-LLC")).to_have_count(0)
     snap(page, "no-role")
@@ -99,7 +88,7 @@ def test_a_user_without_a_role_sees_nothing(browser, live_server, demo_config, s
 
 def test_a_reviewer_cannot_edit_the_tax_map(browser, live_server, demo_config, settings):
     page = browser.new_page()
-    log_in(page, live_server, "reviewer")
+    log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/tables/")
     expect(page.get_by_text("BOE_CA")).to_be_visible()
     expect(page.get_by_role("button", name="Add the rule")).to_have_count(0)
@@ -112,7 +101,7 @@ def test_finance_settles_near_duplicate_items_and_the_push_completes(
 ):
     reply = press(settings, deal_id(8))  # "Initech spares": only look-alike items in Books
     page = browser.new_page()
-    log_in(page, live_server, "finance-admin")
+    log_in(page, live_server.url, "finance-admin")
     page.goto(f"{live_server.url}/pushes/{reply['push_id']}/")
     expect(page.get_by_role("heading", name="A person must decide")).to_be_visible()
     snap(page, "push-needs-decision")
@@ -134,7 +123,7 @@ def test_a_bulk_replay_shows_its_progress(browser, live_server, sandbox, demo_co
         press(settings, deal_id(n))
     sandbox.crm_locked.clear()
     page = browser.new_page()
-    log_in(page, live_server, "reviewer")
+    log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/?state=failed")
     page.get_by_role("button", name="Replay the 2 failed pushes in this list").click()
     expect(page.get_by_role("heading", name="Bulk replay")).to_be_visible()
@@ -148,7 +137,7 @@ def test_a_large_csv_upload_shows_its_progress_and_outcome(browser, live_server,
     path = tmp_path / "entities.csv"
     path.write_text("code,name,books_org_id,require_review\n" + rows)
     page = browser.new_page()
-    log_in(page, live_server, "finance-admin")
+    log_in(page, live_server.url, "finance-admin")
     page.goto(f"{live_server.url}/tables/")
     page.select_option("select[name=table]", "legal_entities")
     page.set_input_files("input[name=file]", str(path))

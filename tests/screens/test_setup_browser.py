@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from integration.setup_guide import OAUTH_SCOPES
-from tests.screens.conftest import snap
-from tests.screens.test_review_and_tables_browser import log_in
+from tests.screens.conftest import log_in, snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +19,7 @@ def test_check_everything_names_a_missing_field_then_passes_once_it_is_back(
     settings.PUBLIC_BASE_URL = "https://bridge.example.com"
     sandbox.crm_field_change("Accounts", "Legal_Entity", None)  # the administrator has not created it yet
     page = browser.new_page()
-    log_in(page, live_server, "finance-admin")
+    log_in(page, live_server.url, "finance-admin")
     page.get_by_role("link", name="Setup").click()
     expect(page.get_by_role("heading", name="Check everything")).to_be_visible()
     expect(page.locator("#check-results")).to_be_empty()
@@ -50,7 +49,7 @@ def test_the_copy_buttons_put_the_deluge_function_and_the_scopes_on_the_clipboar
 ):
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
-    log_in(page, live_server, "finance-admin")
+    log_in(page, live_server.url, "finance-admin")
     page.goto(f"{live_server.url}/setup/")
     function = page.locator("#deluge-function").text_content()
     page.get_by_role("button", name="Copy the function").click()
