@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from integration.models import ZohoAccessToken
@@ -185,13 +185,12 @@ class TokenManager:
                 access_token=token,
                 expires_at=expires_at,
                 refreshed_at=now,
-                refresh_count=F("refresh_count") + 1,
+                refresh_count=row.refresh_count + 1,  # ours alone to write: we hold the refresh claim
                 last_error="",
                 retry_not_before=None,
                 refreshing_until=None,
             )
-            count = ZohoAccessToken.objects.values_list("refresh_count", flat=True).get(key=self.key)
-            logger.info("Zoho access token refreshed (refresh #%s)", count)
+            logger.info("Zoho access token refreshed (refresh #%s)", row.refresh_count + 1)
             return token, expires_at
         ZohoAccessToken.objects.filter(key=self.key).update(last_error=str(error), last_error_at=now, **fields)
         logger.error("Zoho token refresh failed: %s", error)
