@@ -8,8 +8,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def prepare(*, database: str, redis_url: str, env: dict[str, str]) -> None:
-    """Set the environment, create/migrate/flush the database, load the demo tables, flush Redis."""
+def prepare(*, database: str, redis_url: str, env: dict[str, str], keep: bool = False) -> None:
+    """Set the environment, create/migrate/flush the database (`keep`: no flush), load the demo tables, flush
+    Redis."""
     os.environ.update(env)
     _create_database(database)
     import django
@@ -19,17 +20,18 @@ def prepare(*, database: str, redis_url: str, env: dict[str, str]) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
+    if not keep:
+        call_command("flush", interactive=False, verbosity=0)
     call_command("import_legal_entities", str(ROOT / "demo/legal_entities.csv"), verbosity=0)
     call_command("import_tax_map", str(ROOT / "demo/tax_map.csv"), verbosity=0)
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def prepare_database(database: str, *, redis_db: int = 12, **env: str) -> None:
+def prepare_database(database: str, *, redis_db: int = 12, keep: bool = False, **env: str) -> None:
     """`prepare` for a benchmark without processes: the test settings on `database` and Redis db `redis_db`."""
     redis_url = f"redis://127.0.0.1:6379/{redis_db}"
     settings = {"DJANGO_SETTINGS_MODULE": "tests.settings", "LOG_LEVEL": "WARNING", "DATABASE_URL": database}
-    prepare(database=database, redis_url=redis_url, env={**settings, "REDIS_URL": redis_url, **env})
+    prepare(database=database, redis_url=redis_url, env={**settings, "REDIS_URL": redis_url, **env}, keep=keep)
 
 
 def _create_database(url: str) -> None:

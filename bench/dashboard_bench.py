@@ -5,8 +5,10 @@ Django's test client) and query count per page, at each size.
 
     .venv/bin/python bench/dashboard_bench.py --sizes 1000 100000
 
-PostgreSQL database `bench_dashboard` (created if missing, emptied first). Goal: < 100 ms and ≤ 10 queries per
-page, the same at 1,000 and 100,000 pushes.
+PostgreSQL database `bench_dashboard` (created if missing, emptied first). The history is dated as a team pushing
+2,000 invoices a day would have it (one push every 43 s back from now; most invoices paid), and the sweeper's
+compaction of the dashboard's tally has run, as it does every minute. Goal: ≤ 30 ms median server time and ≤ 10
+queries per list page, the same at 100,000 and 1,000,000 pushes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,26 +30,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100000])
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/bench_dashboard")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=31)
+    parser.add_argument("--keep", action="store_true", help="keep the pushes a previous run made; add to them")
     args = parser.parse_args()
     from bench.common import prepare_database
 
-    prepare_database(args.database)
+    prepare_database(args.database, keep=args.keep)
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from integration import tally
     from integration.models import InvoicePush, InvoiceSync, LegalEntity, PushEvent
     from tests.factories import UserFactory
 
     client = Client(HTTP_HOST="localhost")
-    client.force_login(UserFactory(username="bench-reviewer", groups=["reviewer"]))
+    reviewer = get_user_model().objects.filter(username="bench-reviewer").first()
+    client.force_login(reviewer or UserFactory(username="bench-reviewer", groups=["reviewer"]))
     results = []
-    made = 0
+    made = InvoicePush.objects.count()
     for size in sorted(args.sizes):
         made = _grow(size, made, InvoicePush, PushEvent, InvoiceSync, LegalEntity)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            # One push every 43 s back from now (2,000 a day); an invoice is synced when its push was made.
+            cursor.execute(
+                "UPDATE integration_invoicepush SET created_at = now() - (SELECT max(id) FROM integration_invoicepush"
+                " p) * interval '43 seconds' + id * interval '43 seconds', updated_at = now() - (SELECT max(id) FROM"
+                " integration_invoicepush p) * interval '43 seconds' + id * interval '43 seconds'"
+            )
+            cursor.execute(
+                "UPDATE integration_invoicesync s SET synced_at = p.updated_at FROM integration_invoicepush p"
+                " WHERE p.id = s.push_id"
+            )
+        tally.compact()  # as the sweeper does every minute
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
         middle = InvoicePush.objects.order_by("id")[size // 2]
         pages = {
             "list": ("/", {}),
@@ -80,6 +99,12 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"dashboard-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+SYNCED = [{"payment_status": "Paid", "balance": Decimal("0")}] * 8 + [
+    {"payment_status": "Unpaid", "balance": Decimal("1180.00")},
+    {"payment_status": "Overdue", "balance": Decimal("590.00")},
+]
 
 
 def _grow(size: int, made: int, InvoicePush, PushEvent, InvoiceSync, LegalEntity) -> int:
@@ -116,7 +141,14 @@ def _grow(size: int, made: int, InvoicePush, PushEvent, InvoiceSync, LegalEntity
         )
         InvoiceSync.objects.bulk_create(
             [
-                InvoiceSync(organization_id=p.organization_id, invoice_id=p.invoice_id, push=p, payment_status="Unpaid")
+                InvoiceSync(
+                    organization_id=p.organization_id,
+                    invoice_id=p.invoice_id,
+                    push=p,
+                    currency="USD",
+                    total=Decimal("1180.00"),
+                    **SYNCED[(p.pk // 10) % len(SYNCED)],
+                )
                 for p in created
                 if p.state == "pushed"
             ]

@@ -1,6 +1,6 @@
 """Models of this app kept out of `integration/models.py` (which imports them, so they are registered as usual):
-the fence of a Books create (services/fence.py), the day's Books call ledger (ledger.py), and a CSV import a
-worker applies (services/csv_jobs.py)."""
+the fence of a Books create (services/fence.py), the day's Books call ledger (ledger.py), a CSV import a worker
+applies (services/csv_jobs.py), and the dashboard's running totals (tally.py)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,27 @@ class BooksCallDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day}: {self.calls} Books calls for {self.get_work_display()}"
+
+
+class Tally(models.Model):
+    """Running totals the dashboard reads instead of counting the whole history (integration/tally.py): signed
+    deltas that database triggers write whenever a push's state, a sync's payment status or balance, or a
+    delivery's state changes. The sweeper folds them into one row per key."""
+
+    key = models.CharField(max_length=60, db_index=True)
+    n = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=24, decimal_places=3, default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.n:+} ({self.amount:+})"
+
+
+class CustomerName(models.Model):
+    """Every customer name a push carries, once (PostgreSQL keeps it by a trigger, migration 0029): the push list's
+    customer search looks here, then takes the pushes by exact name. A few thousand names search in a millisecond,
+    where a substring index over a million pushes that share those names does not."""
+
+    name = models.CharField(max_length=300, unique=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -31,6 +31,16 @@ def working_on(work: str) -> Iterator[None]:
         _work.reset(token)
 
 
+# Who gets the next free slot of the per-minute window first (lower first): work a person or Books is waiting on,
+# then reconciliation, then audits.
+PRIORITY = {Work.PUSH: 0, Work.WEBHOOK: 0, Work.OTHER: 0, Work.RECONCILE: 1, Work.AUDIT: 2}
+
+
+def priority() -> int:
+    """The rate limiter's priority of the work in hand."""
+    return PRIORITY[Work(_work.get())]
+
+
 def count(organization_id: str) -> None:
     """One more Books call for the organization, today, for the work in hand (one statement, no lock held)."""
     where = {"organization_id": organization_id, "day": timezone.now().date(), "work": _work.get()}

@@ -247,6 +247,8 @@ class InvoicePush(models.Model):
             models.Index(fields=["state", "running_since"], name="push_state_running_idx"),
             models.Index(fields=["invoice_number"], name="push_invoice_number_idx"),  # the dashboard's search
             models.Index(fields=["state", "-id"], name="push_state_newest_idx"),  # the dashboard's state filter
+            models.Index(fields=["state", "updated_at"], name="push_state_updated_idx"),  # "pushed today"
+            models.Index(fields=["customer_name", "-id"], name="push_customer_newest_idx"),  # customer search
         ]
 
     def __str__(self) -> str:
@@ -331,6 +333,8 @@ class WebhookDelivery(models.Model):
     note = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a drain handed the delivery to a worker (webhook_inbox.py); empty until then.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -372,6 +376,8 @@ class InvoiceSync(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization_id", "invoice_id"], name="one_sync_per_invoice"),
         ]
+        # The dashboard's "paid this week".
+        indexes = [models.Index(fields=["payment_status", "synced_at"], name="sync_status_synced_idx")]
 
     def __str__(self) -> str:
         return f"Invoice {self.invoice_id}: {self.payment_status or 'not synced'}"
@@ -428,10 +434,12 @@ class ReconcileCursor(models.Model):
 
 class BooksCallWindow(models.Model):
     """The Books rate-limit window of one organization when there is no Redis: the times (epoch seconds) of
-    the calls made in the last window, shared by every process through the database."""
+    the calls made in the last window, and the callers waiting for a slot (waiter -> [priority, until]), shared by
+    every process through the database."""
 
     organization_id = models.CharField(max_length=40, unique=True)
     calls = models.JSONField(default=list)
+    waiting = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return f"Books calls for {self.organization_id}: {len(self.calls)} in the window"
@@ -473,4 +481,4 @@ class BulkReplay(models.Model):
         return len(self.outcomes)
 
 
-from integration.import_jobs import BooksCallDay, BooksCreate, CsvImport  # noqa: E402, F401 — this app's, kept apart
+from integration.import_jobs import BooksCallDay, BooksCreate, CsvImport, CustomerName, Tally  # noqa: E402, F401 — this app's, kept apart

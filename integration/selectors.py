@@ -8,15 +8,17 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Value, When
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from integration import ledger
+from integration import ledger, tally
 from integration.models import (
     BooksPause,
     CliqPost,
+    CustomerName,
     InvoicePush,
     InvoiceSync,
     LegalEntity,
@@ -64,14 +66,11 @@ def _pushes(
     """The push list's rows for these filters, newest first (repeated blocked presses of a deal as its latest)."""
     pushes = InvoicePush.objects.order_by("-id")
     if state in (None, InvoicePush.State.BLOCKED):  # only blocked rows repeat; a list of another state has none
-        pushes = pushes.exclude(
-            Exists(
-                InvoicePush.objects.filter(
-                    deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
-                )
-            ),
-            state=InvoicePush.State.BLOCKED,
+        later_press = InvoicePush.objects.filter(
+            deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED, id__gt=OuterRef("id")
         )
+        # Written so the cheap test comes first: only a blocked row looks for a later press of its deal.
+        pushes = pushes.filter(~Q(state=InvoicePush.State.BLOCKED) | ~Exists(later_press))
     if payment:
         pushes = pushes.filter(sync__payment_status=payment)
     if since:
@@ -84,13 +83,34 @@ def _pushes(
         pushes = pushes.filter(legal_entity__code=entity)
     if needs_decision:
         pushes = pushes.filter(state=InvoicePush.State.FAILED, plan__has_key="decisions").exclude(plan__decisions=[])
-    if q:
-        pushes = pushes.filter(
-            Q(deal_id=q) | Q(invoice_number=q.upper()) | Q(deal_name__icontains=q) | Q(customer_name__icontains=q)
-        )
     if before:
         pushes = pushes.filter(id__lt=before)
+    if q:
+        pushes = pushes.filter(_matching(q))
     return pushes
+
+
+def _matching(q: str, *, arms: bool = False) -> Q | list[Q]:
+    """What a search for `q` matches: the deal id or invoice number exactly, or part of the deal's or the
+    customer's name — each arm separately with `arms` (a list). The customer's name is looked for among the
+    distinct customer names (PostgreSQL keeps them in integration_customername, by a trigger), then the pushes are
+    taken by exact name, along an index; SQLite compares every push's name."""
+    customer = (
+        Q(customer_name__in=CustomerName.objects.filter(name__icontains=q).values("name"))
+        if connection.vendor == "postgresql"
+        else Q(customer_name__icontains=q)
+    )
+    matches = [Q(deal_id=q), Q(invoice_number=q.upper()), Q(deal_name__icontains=q), customer]
+    return matches if arms else Q(*matches, _connector=Q.OR)
+
+
+def _page_ids(limit: int, q: str, **filters) -> list[int]:
+    """The ids of a searched page, newest first: each way of matching takes its own newest `limit` along its own
+    index, and the newest `limit` of those are the page (one query). One OR over all of them would make PostgreSQL
+    gather every match — a thousand pushes of one customer — before it could sort them."""
+    base = _pushes(**filters).values_list("id", flat=True)
+    first, *rest = [base.filter(arm)[:limit] for arm in _matching(q, arms=True)]
+    return list(first.union(*rest).order_by("-id")[:limit])
 
 
 def push_ids(**filters) -> list[int]:
@@ -104,9 +124,14 @@ def push_count(**filters) -> int:
 
 
 def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:
-    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query. Repeated
-    blocked presses of one deal show as its latest, with `blocked_presses` counting them."""
-    pushes = _pushes(**filters).select_related("legal_entity", "sync")
+    """Most recent pushes first, filtered, one page (keyset: pushes older than `before`); one query (two for a
+    search on PostgreSQL: its ids, then its rows). Repeated blocked presses of one deal show as its latest, with
+    `blocked_presses` counting them."""
+    if filters.get("q") and connection.vendor == "postgresql":
+        ids = _page_ids(limit, **filters)
+        pushes = InvoicePush.objects.filter(pk__in=ids).order_by("-id").select_related("legal_entity", "sync")
+    else:
+        pushes = _pushes(**filters).select_related("legal_entity", "sync")
     presses = (
         InvoicePush.objects.filter(deal_id=OuterRef("deal_id"), state=InvoicePush.State.BLOCKED)
         .order_by()
@@ -115,8 +140,14 @@ def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:
         .values("n")
     )
     page = list(pushes.annotate(blocked_presses=Subquery(presses[:1]))[:limit])
+    # What each row shows, worked out here once rather than by template filters and a URL lookup per row: the
+    # list is the page everyone opens, and at 50 rows those cost more than its queries.
+    detail = reverse("integration:push-detail", args=[0]).removesuffix("0/")
     for push in page:
+        push.detail_url = f"{detail}{push.pk}/"
+        push.requested_at = timezone.localtime(push.created_at).strftime("%Y-%m-%d %H:%M")
         sync = getattr(push, "sync", None) if push.invoice_id else None
+        push.payment_status = sync.payment_status if sync is not None else ""
         if sync is not None and sync.total is not None:
             push.amount, push.currency = sync.total, sync.currency  # Books' figure, as last synced
         else:
@@ -128,41 +159,31 @@ def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:
 
 def home_numbers() -> dict:
     """What needs someone now, and what happened lately — each number links to the list it counts — plus the
-    count per state for the filter bar. Three queries, whatever the number of pushes."""
+    count per state for the filter bar, and each legal entity's Books calls today against its daily limit.
+    The counts come from the running tally (integration/tally.py) and the "today" / "this week" numbers from
+    an index range, so the cost stays flat however long the history grows: three queries."""
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    week = today - timedelta(days=today.weekday())
+    totals = tally.totals(today=today, week=today - timedelta(days=today.weekday()))
     State = InvoicePush.State
-    decision = Q(state=State.FAILED, plan__has_key="decisions") & ~Q(plan__decisions=[])
-    per_state = {f"state_{value}": Count("id", filter=Q(state=value)) for value in State.values}
-    pushes = InvoicePush.objects.aggregate(
-        needs_decision=Count("id", filter=decision),
-        pushed_today=Count("id", filter=Q(state=State.PUSHED, updated_at__gte=today)),
-        **per_state,
-    )
-    syncs = InvoiceSync.objects.aggregate(
-        paid_this_week=Count("id", filter=Q(payment_status="Paid", synced_at__gte=week)),
-        overdue=Count("id", filter=Q(payment_status="Overdue")),
-    )
-    counts = {value: pushes.pop(f"state_{value}") for value in State.values}
-    owed = (
-        InvoiceSync.objects.filter(payment_status__in=["Unpaid", "Partially Paid", "Overdue"], balance__gt=0)
-        .values("currency")
-        .order_by("currency")
-        .annotate(unpaid=Sum("balance"), overdue=Sum("balance", filter=Q(payment_status="Overdue")))
-    )
     return {
-        **pushes,
-        **syncs,
-        "pending_review": counts[State.PENDING_REVIEW],
-        "failed": counts[State.FAILED],
-        "counts": counts,
-        "owed": [
-            {"currency": row["currency"] or "?", "unpaid": row["unpaid"], "overdue": row["overdue"] or 0}
-            for row in owed
-        ],
-        "deliveries_failed": WebhookDelivery.objects.filter(state=WebhookDelivery.State.FAILED).count(),
+        **totals,
+        "pending_review": totals["counts"][State.PENDING_REVIEW],
+        "failed": totals["counts"][State.FAILED],
+        "budget": books_budget(),
     }
+
+
+def books_budget() -> list[dict]:
+    """Per legal entity: today's Books calls, the daily limit, what is left and what used them (two queries)."""
+    spent = ledger.today()
+    rows = []
+    for code, org, cap in LegalEntity.objects.order_by("code").values_list("code", "books_org_id", "books_daily_cap"):
+        line = spent.get(org, {"calls": 0, "by": {}})
+        rows.append(
+            {"code": code, "calls": line["calls"], "cap": cap, "left": max(0, cap - line["calls"]), "by": line["by"]}
+        )
+    return rows
 
 
 def push_page(*, push_id: int) -> dict:
@@ -323,10 +344,6 @@ def setup_status() -> dict:
             }
         )
     return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}
-
-
-def entity_codes() -> list[str]:
-    return list(LegalEntity.objects.order_by("code").values_list("code", flat=True))
 
 
 BANNERS_CACHE_SECONDS = 5

@@ -10,6 +10,7 @@ from integration.services.cliq_posts import cliq_post_task
 from integration.services.csv_jobs import csv_import_task
 from integration.services.reconcile import reconcile_task
 from integration.services.sweeper import push_sweep_task
+from integration.services.webhook_inbox import webhook_drain_task
 from integration.services.webhooks import webhook_process_task
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "push_execute_task",
     "push_sweep_task",
     "reconcile_task",
+    "webhook_drain_task",
     "webhook_process_task",
 ]

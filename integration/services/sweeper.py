@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from integration import tally
 from integration.models import BulkReplay, CliqPost, CsvImport, InvoicePush, PushEvent, WebhookDelivery
 from integration.services.attempt import push_execute_task
 from integration.services.bulk import bulk_replay_task
@@ -62,6 +63,7 @@ def push_sweep(*, stale_after: timedelta | None = None) -> list[int]:
                 f"(running since {push.running_since:%Y-%m-%d %H:%M:%S} UTC).",
             )
     creates_forget(older_than=timedelta(hours=1))
+    tally.compact()
     grace = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     due = InvoicePush.objects.filter(state=State.QUEUED).filter(
         Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True, updated_at__lte=grace) | Q(next_attempt_at=now)
@@ -77,7 +79,9 @@ def deliveries_due() -> list[int]:
     due = received.filter(
         Q(attempts=0, received_at__lte=grace) | Q(attempts__gt=0, last_attempt_at__lte=now - RETRY_CHAIN_LOST)
     )
-    return list(due.values_list("pk", flat=True))
+    ids = list(due.values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(dispatched_at=now)  # sent now: no drain sends them too
+    return ids
 
 
 def cliq_posts_due() -> list[int]:

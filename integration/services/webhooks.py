@@ -1,4 +1,4 @@
-"""Books → CRM: a webhook delivery is received, then processed by a worker (CONTRACT.md §3).
+"""Books → CRM: a webhook delivery is received (webhook_inbox.py), then processed by a worker (CONTRACT.md §3).
 
 A delivery is only a nudge. The worker re-reads the entity from Books (and through it the invoice),
 then brings the deal in line: `Payment_Status`, `Credited_Amount`, `Refunded_Amount`. Syncs of one
@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from integration.ledger import Work, working_on
-from integration.models import InvoicePush, InvoiceSync, LegalEntity, WebhookDelivery
+from integration.models import InvoicePush, InvoiceSync, WebhookDelivery
 from integration.money import as_decimal, books_places, currency_decimals, round_money
-from integration.redaction import redact, redact_text
+from integration.redaction import redact_text
 from integration.services.cliq_posts import payment_posts
 from integration.services.dispatch import after_commit
 from integration.services.retry import retry_later
@@ -51,39 +51,6 @@ SETTLED = ("Paid", WRITTEN_OFF)  # never left because of a reading no newer than
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
 SYNC_TRIES = 3
 WRITE_CLAIM = timedelta(seconds=90)  # longer than a CRM call can take (its timeouts): then the writer is gone
-
-
-# --- receiving ------------------------------------------------------------------------------------------
-def webhook_receive(*, organization_id: str, payload: dict, headers: dict) -> WebhookDelivery:
-    """Store a delivery (headers redacted) and hand it to a worker. Unknown organizations and kinds are
-    stored as ignored: acknowledged, never an error."""
-    kind = next((k for k in KINDS if isinstance(payload.get(k), dict)), "")
-    entity = payload[kind] if kind else {}
-    raw_id = entity.get(ID_FIELDS.get(kind, ""))
-    entity_id = _books_id_or_blank(raw_id)
-    state, note = WebhookDelivery.State.RECEIVED, ""
-    if not LegalEntity.objects.filter(books_org_id=organization_id).exists():
-        state, note = WebhookDelivery.State.IGNORED, f"Books organization {organization_id[:40]} is not one of ours."
-    elif not kind:
-        keys = ", ".join(str(k)[:40] for k in list(payload)[:5])
-        state, note = WebhookDelivery.State.IGNORED, f"Not an entity we follow (keys: {keys})."
-    elif raw_id in (None, ""):
-        state, note = WebhookDelivery.State.IGNORED, f"The {kind} has no {ID_FIELDS[kind]}."
-    elif not entity_id:
-        state, note = WebhookDelivery.State.IGNORED, f"The {kind}'s {ID_FIELDS[kind]} is not a Books id."
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.create(
-            organization_id=organization_id[:40],
-            kind=kind,
-            entity_id=entity_id[:40],
-            headers=redact(headers),
-            payload=redact(payload),
-            state=state,
-            note=note,
-        )
-        if state == WebhookDelivery.State.RECEIVED:
-            after_commit(webhook_process_task, delivery.pk)
-    return delivery
 
 
 # --- processing -----------------------------------------------------------------------------------------
@@ -141,8 +108,8 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
     (a deleted payment or credit note still changed its invoices)."""
     kind, entity_id, body = delivery.kind, delivery.entity_id, delivery.payload.get(delivery.kind) or {}
     hinted = _invoice_ids(body.get("invoices"))
-    if kind != "invoice" and _books_id_or_blank(body.get("invoice_id")):
-        hinted.insert(0, _books_id_or_blank(body.get("invoice_id")))
+    if kind != "invoice" and books_id_or_blank(body.get("invoice_id")):
+        hinted.insert(0, books_id_or_blank(body.get("invoice_id")))
     if kind == "invoice":
         return [entity_id], []
     if kind == "payment":
@@ -151,7 +118,7 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
         except ZohoNotFound:
             return list(dict.fromkeys(hinted)), []
         return _invoice_ids(payment.get("invoices")), []
-    creditnote_id = entity_id if kind == "creditnote" else _books_id_or_blank(body.get("creditnote_id"))
+    creditnote_id = entity_id if kind == "creditnote" else books_id_or_blank(body.get("creditnote_id"))
     if not creditnote_id:
         # A refund that does not name its credit note: re-check every invoice of ours with credit notes.
         synced = InvoiceSync.objects.filter(organization_id=org).exclude(creditnote_ids=[])
@@ -164,7 +131,7 @@ def _invoices_touched(books: BooksClient, org: str, delivery: WebhookDelivery) -
     return _invoice_ids(note.get("invoices")), [creditnote_id]
 
 
-def _books_id_or_blank(value) -> str:
+def books_id_or_blank(value) -> str:
     try:
         return books_id(value)
     except ValueError:
@@ -175,7 +142,7 @@ def _invoice_ids(rows) -> list[str]:
     """The invoice ids of a payment's or credit note's `invoices`, skipping anything malformed."""
     if not isinstance(rows, list):
         return []
-    ids = (_books_id_or_blank(row.get("invoice_id")) for row in rows if isinstance(row, dict))
+    ids = (books_id_or_blank(row.get("invoice_id")) for row in rows if isinstance(row, dict))
     return list(dict.fromkeys(i for i in ids if i))
 
 
@@ -350,6 +317,9 @@ def _apply_reading(push: InvoicePush, read_version: int, reading: dict, crm: Crm
     with transaction.atomic():
         sync = InvoiceSync.objects.select_for_update().get(pk=sync.pk)
         sync.crm_writes += 1
+        # Recorded: a reading begun while we were writing (after the claim, before this) knew none of it — the
+        # credit note this reading found, say — and is read again rather than applied over it.
+        sync.version += 1
         _record(sync, fields)
         payment_posts(push, invoice, reading["payments"])
     return sync

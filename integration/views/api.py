@@ -21,7 +21,7 @@ from integration import jsonbody, selectors
 from integration.forms import ButtonPressForm
 from integration.models import InvoicePush
 from integration.services.press import push_request
-from integration.services.webhooks import webhook_receive
+from integration.services.webhook_inbox import webhook_receive
 
 logger = logging.getLogger(__name__)
 SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000

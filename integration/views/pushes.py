@@ -50,7 +50,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "numbers": numbers,
         "counts": numbers["counts"],
         "states": InvoicePush.State.choices,
-        "entities_codes": selectors.entity_codes(),
+        "entities_codes": [row["code"] for row in numbers["budget"]],
         "payment_choices": PAYMENT_STATUSES,
     }
     return render(request, "integration/dashboard.html", context)

@@ -145,6 +145,7 @@ def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num
     with django_assert_max_num_queries(10):
         page = client.get(reverse("integration:dashboard")).content.decode()
     assert "<b>1</b> waiting for review" in page and "<b>1</b> needing a decision" in page
+    assert "US-LLC: <b>0</b> of 1000 Books calls today, 1000 left" in page  # the day's Books budget, per entity
     assert "Older pushes →" in page and "Deal 0<" not in page  # the first page holds the newest 50
     newest = list(InvoicePush.objects.order_by("-id"))
     last_shown = newest[PAGE_SIZE - 1]  # the last row of the first page: the older page starts after it
@@ -157,6 +158,20 @@ def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num
     assert "Globex annual order" in only_uk and "Initech spares" not in only_uk
     decisions = client.get(reverse("integration:dashboard"), {"decision": "on"}).content.decode()
     assert "Initech spares" in decisions and "Globex annual order" not in decisions
+
+
+def test_the_dashboard_shows_each_entitys_books_calls_today(client):
+    from integration.ledger import Work, count, working_on
+
+    entity = LegalEntityFactory(code="UK-LTD", books_daily_cap=5000)
+    for work, calls in ((Work.PUSH, 3), (Work.AUDIT, 2)):
+        with working_on(work):
+            for _ in range(calls):
+                count(entity.books_org_id)
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get(reverse("integration:dashboard")).content.decode()
+    assert "UK-LTD: <b>5</b> of 5000 Books calls today, 4995 left" in page
+    assert "(duplicate audits 2, pushes 3)" in page
 
 
 def test_rows_in_flight_poll_until_nothing_moves(client):
@@ -346,3 +361,19 @@ def test_the_payment_filter_offers_every_payment_status_written_off_included(cli
     page = client.get(reverse("integration:dashboard"), {"payment": "Written Off"}).content.decode()
     assert '<option value="Written Off" selected>' in page.replace("  ", " ")
     assert "Written Off deal" in page and "Paid deal" not in page
+
+
+def test_the_customer_search_finds_pushes_by_any_part_of_the_customers_name(client):
+    """On PostgreSQL the search looks among the distinct customer names (kept by a trigger on every write of a
+    push's customer name), then takes the pushes by exact name."""
+    from integration.models import CustomerName
+
+    InvoicePushFactory(deal_name="Spares", customer_name="Initech, LLC")
+    renamed = InvoicePushFactory(deal_name="Rollout", customer_name="Globex Corporation")
+    InvoicePush.objects.filter(pk=renamed.pk).update(customer_name="Globex Holdings")  # the Account was renamed
+    assert set(CustomerName.objects.values_list("name", flat=True)) >= {"Initech, LLC", "Globex Holdings"}
+    client.force_login(UserFactory(groups=["reviewer"]))
+    found = client.get(reverse("integration:dashboard"), {"q": "nitech"}).content.decode()
+    assert "Spares<" in found and "Rollout<" not in found
+    holdings = client.get(reverse("integration:dashboard"), {"q": "holdings"}).content.decode()
+    assert "Rollout<" in holdings and "Spares<" not in holdings

@@ -85,3 +85,61 @@ def test_without_redis_the_window_is_in_process(settings):
         ratelimit.books_acquire("org", max_wait=0)
     with pytest.raises(HoldBack):
         ratelimit.books_acquire("org", max_wait=0)
+
+
+@pytest.fixture(params=["redis", "database"])
+def window(request, settings):
+    settings.REDIS_URL = REDIS if request.param == "redis" else ""
+    ratelimit.reset()
+    yield ratelimit._window()
+    ratelimit.reset()
+
+
+def test_a_waiting_push_takes_the_next_free_slot_before_an_audit_page(window):
+    limit, span = 1, 0.6
+    assert window.try_acquire("org", limit, span, priority=2, waiter="audit-1") == 0  # an audit page fills the window
+    assert window.try_acquire("org", limit, span, priority=0, waiter="push") > 0  # a push now waits for the slot
+    time.sleep(span + 0.05)  # the slot is free again
+    assert window.try_acquire("org", limit, span, priority=2, waiter="audit-2") > 0  # the audit page asked first...
+    assert window.try_acquire("org", limit, span, priority=1, waiter="reconcile") > 0  # ...and so did reconciliation
+    assert window.try_acquire("org", limit, span, priority=0, waiter="push") == 0  # but the push gets the slot
+    time.sleep(span + 0.05)
+    assert window.try_acquire("org", limit, span, priority=2, waiter="audit-2") > 0  # reconciliation waits, ahead
+    assert window.try_acquire("org", limit, span, priority=1, waiter="reconcile") == 0
+    time.sleep(span + 0.05)
+    assert window.try_acquire("org", limit, span, priority=2, waiter="audit-2") == 0  # last, and served
+
+
+def test_a_waiter_that_stops_asking_no_longer_holds_others_back(window):
+    assert window.try_acquire("org", 1, 0.3, priority=2, waiter="audit") == 0
+    assert window.try_acquire("org", 1, 0.3, priority=0, waiter="push") > 0
+    window.forget("org", priority=0, waiter="push")  # the push held back; it retries later
+    time.sleep(0.35)
+    assert window.try_acquire("org", 1, 0.3, priority=2, waiter="audit") == 0
+
+
+def test_books_acquire_serves_pushes_before_audits(redis_limiter, settings):
+    """Through the public door: an audit page that has waited longer still goes after a push waiting with it."""
+    import threading
+
+    from integration.ledger import Work, working_on
+
+    settings.BOOKS_RATE_LIMIT_PER_MINUTE = 1
+    settings.BOOKS_RATE_LIMIT_WINDOW_SECONDS = 0.6
+    served: list[str] = []
+
+    def take(work: str) -> None:
+        with working_on(work):
+            ratelimit.books_acquire("org", max_wait=10)
+        served.append(work)
+
+    ratelimit.books_acquire("org", max_wait=0)
+    audits = [threading.Thread(target=take, args=(Work.AUDIT,)) for _ in range(3)]
+    for thread in audits:
+        thread.start()
+    time.sleep(0.2)  # the audit pages are waiting first
+    push = threading.Thread(target=take, args=(Work.PUSH,))
+    push.start()
+    for thread in [*audits, push]:
+        thread.join(timeout=30)
+    assert served[0] == Work.PUSH and served.count(Work.AUDIT) == 3

@@ -486,3 +486,46 @@ def test_the_home_strip_shows_what_is_owed_per_currency(hooks, invoice, client):
     client.force_login(UserFactory(groups=["reviewer"]))
     page = client.get("/").content.decode()
     assert f"<b>{sync.balance:,.2f} USD</b> unpaid, of which <b>0.00 USD</b> overdue" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reading_taken_while_another_sync_writes_is_read_again(hooks, invoice):
+    """Found by the day benchmark: sync A (a credit note's delivery) has claimed the invoice and is writing CRM;
+    sync B (a payment's) reads meanwhile — before A has recorded the credit note — and applies after A finished.
+    B's reading knows no credit note; applied, it would put Credited_Amount back to 0. It must be read again."""
+    import threading
+    import time
+
+    from integration.services.webhooks import invoice_sync
+
+    hooks.webhook_mode = "manual"
+    pay(hooks, invoice, 100)
+    invoice_sync(organization_id=US_ORG, invoice_id=invoice["invoice_id"])
+    note = credit_note(books_api(hooks), invoice, 30)
+    hooks.add_fault("slow", method="PUT", path="/Deals", seconds=1.5)  # A's CRM write takes a while
+    errors: list[BaseException] = []
+
+    def sync(**kwargs) -> None:
+        try:
+            invoice_sync(organization_id=US_ORG, invoice_id=invoice["invoice_id"], **kwargs)
+        except BaseException as exc:
+            errors.append(exc)
+
+    a = threading.Thread(target=sync, kwargs={"creditnote_ids": [note["creditnote_id"]]})
+    a.start()
+    claimed = InvoiceSync.objects.filter(invoice_id=invoice["invoice_id"], writing_until__isnull=False)
+    deadline = time.monotonic() + 10
+    while not claimed.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert claimed.exists(), "A never claimed the invoice"
+    hooks.books_demo_action(US_ORG, invoice["invoice_id"], "pay", {})  # the rest is paid: B has news to apply
+    hooks.add_fault("slow", method="GET", path=f"/invoices/{invoice['invoice_id']}", seconds=2.5)  # B reads slowly
+    b = threading.Thread(target=sync)
+    b.start()
+    a.join(timeout=30)
+    b.join(timeout=30)
+    assert not errors, errors
+    sync_row = InvoiceSync.objects.get(invoice_id=invoice["invoice_id"])
+    assert deal(hooks)["Credited_Amount"] == Decimal("30.00") and deal(hooks)["Payment_Status"] == "Paid"
+    assert [n["creditnote_id"] for n in sync_row.creditnotes] == [note["creditnote_id"]]
+    assert sync_row.credited_amount == Decimal("30.00")

@@ -62,3 +62,8 @@ def test_ten_concurrent_deliveries_update_the_deal_once_and_post_once(pushed, st
     wait_for(lambda: len(http_sandbox.cliq_messages) >= 1, "the Cliq post")
     assert len(status_writes(http_sandbox)) == 1
     assert len(http_sandbox.cliq_messages) == 1 and CliqPost.objects.count() == 1
+    # The acknowledgements only stored the deliveries; drains handed each to the worker exactly once.
+    log = stack.log("worker")
+    received = [line for line in log.splitlines() if "received" in line]
+    assert sum("webhook_process_task[" in line for line in received) == 10
+    assert 1 <= sum("webhook_drain_task[" in line for line in received) <= 10
