@@ -152,6 +152,8 @@ def main() -> None:
         wait(lambda: not sandbox.outbox, 1800)  # Books has sent every webhook
         wait(lambda: not WebhookDelivery.objects.filter(state="received").exists(), 1800)
         wait(lambda: AuditRun.objects.get(pk=audit.pk).state in ("done", "failed"), 1800)
+        report["deliveries_done_s"] = round(time.monotonic() - started, 1)
+        wait(lambda: not CliqPost.objects.filter(state__in=["pending", "sending"]).exists(), 1800)  # the last posts
         elapsed = time.monotonic() - started
         time.sleep(2 * window)  # the last Cliq posts and CRM writes settle
 

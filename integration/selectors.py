@@ -90,16 +90,20 @@ def _pushes(
     return pushes
 
 
+NAMES_AT_MOST = 500
+
+
 def _matching(q: str, *, arms: bool = False) -> Q | list[Q]:
     """What a search for `q` matches: the deal id or invoice number exactly, or part of the deal's or the
     customer's name — each arm separately with `arms` (a list). The customer's name is looked for among the
-    distinct customer names (PostgreSQL keeps them in integration_customername, by a trigger), then the pushes are
-    taken by exact name, along an index; SQLite compares every push's name."""
-    customer = (
-        Q(customer_name__in=CustomerName.objects.filter(name__icontains=q).values("name"))
-        if connection.vendor == "postgresql"
-        else Q(customer_name__icontains=q)
-    )
+    distinct customer names first (one query: PostgreSQL keeps them in integration_customername, by a trigger),
+    then the pushes are taken by exact name, along an index; SQLite compares every push's name."""
+    customer = Q(customer_name__icontains=q)
+    if connection.vendor == "postgresql":
+        names = list(CustomerName.objects.filter(name__icontains=q).values_list("name", flat=True)[:NAMES_AT_MOST])
+        if len(names) < NAMES_AT_MOST:  # else most customers match: walking the newest pushes finds them at once
+            # One name (the usual search) is an equality: PostgreSQL walks that name's pushes newest first.
+            customer = Q(customer_name=names[0]) if len(names) == 1 else Q(customer_name__in=names)
     matches = [Q(deal_id=q), Q(invoice_number=q.upper()), Q(deal_name__icontains=q), customer]
     return matches if arms else Q(*matches, _connector=Q.OR)
 

@@ -203,8 +203,9 @@ class PushAttempt(CustomerStep):
         cached = None if fresh else item_index_cached(self.org)
         if cached is not None:
             return cached  # no Books call, so nothing for the timeline
+        asked = time.time()
         with self.zoho_call("List every Books item (all pages, active and inactive)" + (" afresh" if fresh else "")):
-            return item_index(self.books, self.org, fresh=True)
+            return item_index(self.books, self.org, since=asked if fresh else None)
 
     def _item_resolve(self, line: dict) -> str:
         exact = self._item_exact(self._item_index(), line)

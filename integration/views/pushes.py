@@ -48,8 +48,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     numbers = selectors.home_numbers()
     context |= {
         "numbers": numbers,
-        "counts": numbers["counts"],
-        "states": InvoicePush.State.choices,
+        "states": [(value, label, numbers["counts"][value]) for value, label in InvoicePush.State.choices],
         "entities_codes": [row["code"] for row in numbers["budget"]],
         "payment_choices": PAYMENT_STATUSES,
     }
