@@ -78,9 +78,11 @@ def deliveries_due() -> list[int]:
     received = WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
     due = received.filter(
         Q(attempts=0, received_at__lte=grace) | Q(attempts__gt=0, last_attempt_at__lte=now - RETRY_CHAIN_LOST)
-    )
+    ).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=grace))  # resent at most once a grace period
     ids = list(due.values_list("pk", flat=True))
-    WebhookDelivery.objects.filter(pk__in=ids).update(dispatched_at=now)  # sent now: no drain sends them too
+    # Sent now: no drain sends them too, and the next sweeps leave them to the queue for a grace period (a long
+    # queue is not a lost message; resending every sweep would only make it longer).
+    WebhookDelivery.objects.filter(pk__in=ids).update(dispatched_at=now)
     return ids
 
 

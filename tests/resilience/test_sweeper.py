@@ -32,7 +32,10 @@ def test_deliveries_no_worker_has_are_sent_again(settings):
     stopped = WebhookDelivery.objects.create(organization_id=US_ORG, kind="invoice", entity_id="4", attempts=2)
     aged(WebhookDelivery, stopped.pk, received_at=long_ago, last_attempt_at=long_ago)
     assert sorted(deliveries_due()) == [never.pk, stopped.pk]
+    assert deliveries_due() == []  # just resent: left to the queue for a grace period, not resent every sweep
     assert fresh.pk not in deliveries_due()
+    aged(WebhookDelivery, never.pk, dispatched_at=long_ago)
+    assert deliveries_due() == [never.pk]  # still not picked up a grace period later: sent again
 
 
 def test_a_cliq_post_whose_worker_stopped_mid_send_is_settled_unconfirmed_and_lost_ones_resent(settings):
