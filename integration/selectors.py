@@ -104,7 +104,13 @@ def _matching(q: str, *, arms: bool = False) -> Q | list[Q]:
         if len(names) < NAMES_AT_MOST:  # else most customers match: walking the newest pushes finds them at once
             # One name (the usual search) is an equality: PostgreSQL walks that name's pushes newest first.
             customer = Q(customer_name=names[0]) if len(names) == 1 else Q(customer_name__in=names)
-    matches = [Q(deal_id=q), Q(invoice_number=q.upper()), Q(deal_name__icontains=q), customer]
+    deal_name = Q(deal_name__icontains=q)
+    if word := max(re.findall(r"[^\W\d_]{3,}", q), key=len, default=""):
+        # A name holding `q` holds its longest word: when no deal name has that word — one cheap look, made once
+        # per query — the match by name is skipped before PostgreSQL reads the trigrams of the rest (digits that
+        # half the names share).
+        deal_name &= Q(Exists(InvoicePush.objects.filter(deal_name__icontains=word)))
+    matches = [Q(deal_id=q), Q(invoice_number=q.upper()), deal_name, customer]
     return matches if arms else Q(*matches, _connector=Q.OR)
 
 
