@@ -158,7 +158,10 @@ class TokenManager:
                     retry_after=(row.retry_not_before - now).total_seconds(),
                 )
             free = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now)
-            if ZohoAccessToken.objects.filter(Q(key=self.key) & free).update(
+            # Claimed only if nobody refreshed since we read the row: a refresher that finished between our read and
+            # this update has left the claim free and a fresh token behind, and we take its token on the next turn.
+            unchanged = Q(refresh_count=row.refresh_count)
+            if ZohoAccessToken.objects.filter(Q(key=self.key) & free & unchanged).update(
                 refreshing_until=now + timedelta(seconds=lease)
             ):
                 break

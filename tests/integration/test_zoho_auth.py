@@ -144,3 +144,50 @@ def test_missing_credentials_are_reported_plainly(settings):
     settings.ZOHO_CLIENT_ID = ""
     with pytest.raises(ZohoAuthError, match="ZOHO_CLIENT_ID"):
         TokenManager.from_settings()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_read_the_row_before_another_refreshed_takes_that_token(sandbox):
+    """Process B reads the token row (stale), and is slow; process A refreshes and frees the claim meanwhile. B must
+    not claim the free row and refresh a second time: it takes A's token. (Seen once as a second refresh among six
+    processes on a busy machine.) Each actor goes straight to the shared row, as separate processes do."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    TokenManager.from_settings().get()
+    ZohoAccessToken.objects.update(expires_at=None)  # stale for everyone
+    forget_cached_tokens()
+    read_stale, token_reads, tokens = threading.Event(), [], {}
+
+    def slow_after_reading_the_row(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("SELECT") and 'FROM "integration_zohoaccesstoken"' in sql:
+            token_reads.append(sql)
+            if len(token_reads) == 2:  # the loop's read of the row (the first is get_or_create's)
+                read_stale.set()
+                time.sleep(1.0)
+        return result
+
+    def slow_b() -> None:
+        try:
+            with connection.execute_wrapper(slow_after_reading_the_row):
+                tokens["b"] = TokenManager.from_settings()._load_or_refresh()[0]
+        finally:
+            connections.close_all()
+
+    def a() -> None:
+        read_stale.wait(10)
+        try:
+            tokens["a"] = TokenManager.from_settings()._load_or_refresh()[0]
+        finally:
+            connections.close_all()
+
+    actors = [threading.Thread(target=slow_b), threading.Thread(target=a)]
+    for actor in actors:
+        actor.start()
+    for actor in actors:
+        actor.join(timeout=30)
+    assert tokens["a"] == tokens["b"]
+    assert sandbox.token_refreshes == 2  # the first token, and A's refresh: not B's
