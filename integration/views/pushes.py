@@ -43,6 +43,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "in_flight": any(p.state in (InvoicePush.State.QUEUED, InvoicePush.State.RUNNING) for p in pushes),
     }
     context["bulk"] = _bulk_state(filters) is not None  # the form loads itself, with its count (bulk_form)
+    context["narrowed_by"] = _narrowed_by(filters)
     if request.htmx and not request.htmx.boosted:
         return render(request, "integration/dashboard.html#push-table", context)
     numbers = selectors.home_numbers()
@@ -53,6 +54,28 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "payment_choices": PAYMENT_STATUSES,
     }
     return render(request, "integration/dashboard.html", context)
+
+
+def _narrowed_by(filters: dict) -> str:
+    """The filters that narrow the list, in words ('' when none does): an empty list says which emptied it."""
+    words = []
+    if filters.get("q"):
+        words.append(f"search “{filters['q']}”")
+    if filters.get("state"):
+        words.append(f"state {InvoicePush.State(filters['state']).label.lower()}")
+    if filters.get("entity"):
+        words.append(f"legal entity {filters['entity']}")
+    if filters.get("payment"):
+        words.append(f"payment {filters['payment']}")
+    if filters.get("needs_decision"):
+        words.append("needing a decision")
+    if filters.get("since"):
+        words.append(f"from {filters['since']:%Y-%m-%d}")
+    if filters.get("until"):
+        words.append(f"to {filters['until']:%Y-%m-%d}")
+    if filters.get("before"):
+        words.append(f"older than push #{filters['before']}")
+    return ", ".join(words)
 
 
 @role_required()

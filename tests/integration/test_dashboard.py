@@ -377,3 +377,15 @@ def test_the_customer_search_finds_pushes_by_any_part_of_the_customers_name(clie
     assert "Spares<" in found and "Rollout<" not in found
     holdings = client.get(reverse("integration:dashboard"), {"q": "holdings"}).content.decode()
     assert "Rollout<" in holdings and "Spares<" not in holdings
+
+
+def test_an_empty_list_says_which_filter_emptied_it(client):
+    client.force_login(UserFactory(groups=["reviewer"]))
+    nothing = client.get(reverse("integration:dashboard")).content.decode()
+    assert "No pushes yet. They appear when someone clicks" in nothing
+    InvoicePushFactory(deal_name="Initech spares", state="pushed", invoice_id="460000000000001")
+    searched = client.get(reverse("integration:dashboard"), {"q": "globex"}).content.decode()
+    assert "No push matches search “globex”." in searched and "Show every push" in searched
+    assert "No pushes yet" not in searched
+    failed = client.get(reverse("integration:dashboard"), {"state": "failed", "entity": "US-LLC"}).content.decode()
+    assert "No push matches state failed" in failed
