@@ -56,26 +56,22 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "integration/dashboard.html", context)
 
 
+# How each filter reads in "No push matches …" (an empty list says which filters emptied it).
+NARROWED_BY = (
+    ("q", lambda v: f"search “{v}”"),
+    ("state", lambda v: f"state {InvoicePush.State(v).label.lower()}"),
+    ("entity", lambda v: f"legal entity {v}"),
+    ("payment", lambda v: f"payment {v}"),
+    ("needs_decision", lambda v: "needing a decision"),
+    ("since", lambda v: f"from {v:%Y-%m-%d}"),
+    ("until", lambda v: f"to {v:%Y-%m-%d}"),
+    ("before", lambda v: f"older than push #{v}"),
+)
+
+
 def _narrowed_by(filters: dict) -> str:
-    """The filters that narrow the list, in words ('' when none does): an empty list says which emptied it."""
-    words = []
-    if filters.get("q"):
-        words.append(f"search “{filters['q']}”")
-    if filters.get("state"):
-        words.append(f"state {InvoicePush.State(filters['state']).label.lower()}")
-    if filters.get("entity"):
-        words.append(f"legal entity {filters['entity']}")
-    if filters.get("payment"):
-        words.append(f"payment {filters['payment']}")
-    if filters.get("needs_decision"):
-        words.append("needing a decision")
-    if filters.get("since"):
-        words.append(f"from {filters['since']:%Y-%m-%d}")
-    if filters.get("until"):
-        words.append(f"to {filters['until']:%Y-%m-%d}")
-    if filters.get("before"):
-        words.append(f"older than push #{filters['before']}")
-    return ", ".join(words)
+    """The filters that narrow the list, in words ('' when none does)."""
+    return ", ".join(words(filters[key]) for key, words in NARROWED_BY if filters.get(key))
 
 
 @role_required()
