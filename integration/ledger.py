@@ -1,7 +1,7 @@
 """The Books budget's ledger: every call the product sends to Books is counted per organization, per (UTC) day and
 per kind of work — pushes, webhook syncs, reconciliation, audits, checks — in the database, so every process adds
 to the same count. Each legal entity says its plan's daily cap (`books_daily_cap`, default 1,000: Books' lowest
-plan); the Setup screen and /healthz show today's calls, what is left and what used them.
+plan); the dashboard, the Setup screen and /healthz show today's calls, what is left and what used them.
 
 The kind of work is set where the work begins (`working_on`), and read where the call is sent."""
 

@@ -187,13 +187,14 @@ def home_numbers() -> dict:
 def books_budget() -> list[dict]:
     """Per legal entity: today's Books calls, the daily limit, what is left and what used them (two queries)."""
     spent = ledger.today()
-    rows = []
-    for code, org, cap in LegalEntity.objects.order_by("code").values_list("code", "books_org_id", "books_daily_cap"):
-        line = spent.get(org, {"calls": 0, "by": {}})
-        rows.append(
-            {"code": code, "calls": line["calls"], "cap": cap, "left": max(0, cap - line["calls"]), "by": line["by"]}
-        )
-    return rows
+    entities = LegalEntity.objects.order_by("code").values_list("code", "books_org_id", "books_daily_cap")
+    return [{"code": code, **_budget_line(spent, org, cap)} for code, org, cap in entities]
+
+
+def _budget_line(spent: dict[str, dict], organization_id: str, cap: int) -> dict:
+    """One organization's day out of `ledger.today()`: calls, the cap, what is left and what used them."""
+    line = spent.get(organization_id, {"calls": 0, "by": {}})
+    return {"calls": line["calls"], "cap": cap, "left": max(0, cap - line["calls"]), "by": line["by"]}
 
 
 def push_page(*, push_id: int) -> dict:
@@ -349,8 +350,7 @@ def setup_status() -> dict:
                 "last_webhook": last.get(entity.books_org_id),
                 "paused_until": paused.get(entity.books_org_id),
                 "reconciled": reconciled.get(entity.books_org_id) or {},
-                "calls_today": spent.get(entity.books_org_id, {"calls": 0, "by": {}}),
-                "calls_left": max(0, entity.books_daily_cap - spent.get(entity.books_org_id, {}).get("calls", 0)),
+                "budget": _budget_line(spent, entity.books_org_id, entity.books_daily_cap),
             }
         )
     return {"token_state": token_state(), "token_problem": current_fatal_error(), "organizations": rows}

@@ -12,8 +12,6 @@ sends (`dispatched_at`, rows locked with SKIP LOCKED), so two drains never send 
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
@@ -24,8 +22,6 @@ from integration.models import LegalEntity, WebhookDelivery
 from integration.redaction import redact
 from integration.services.dispatch import send
 from integration.services.webhooks import ID_FIELDS, KINDS, books_id_or_blank, webhook_process_task
-
-logger = logging.getLogger(__name__)
 
 DRAIN_ASKED = "webhooks:drain-asked"
 # How long a request for a drain stands before another may be made, should its message be lost.
