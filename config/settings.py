@@ -15,6 +15,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from integration.zoho.weblinks import web_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -200,6 +202,10 @@ BOOKS_WEBHOOK_TOKEN = env.str("BOOKS_WEBHOOK_TOKEN", default="")
 CLIQ_WEBHOOK_URL = env.str("CLIQ_WEBHOOK_URL", default="")
 BOOKS_RATE_LIMIT_PER_MINUTE = env.int("BOOKS_RATE_LIMIT_PER_MINUTE", default=90)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+# Links into CRM's and Books' own screens: derived from the data centre of ZOHO_ACCOUNTS_URL unless set.
+_CRM_WEB, _BOOKS_WEB = web_hosts(ZOHO_ACCOUNTS_URL)
+ZOHO_CRM_WEB_URL = env.str("ZOHO_CRM_WEB_URL", default=_CRM_WEB).rstrip("/")
+ZOHO_BOOKS_WEB_URL = env.str("ZOHO_BOOKS_WEB_URL", default=_BOOKS_WEB).rstrip("/")
 # The limit's window (Books counts per minute); shorter only in tests and benchmarks.
 BOOKS_RATE_LIMIT_WINDOW_SECONDS = env.float("BOOKS_RATE_LIMIT_WINDOW_SECONDS", default=60.0)
 # A worker waits at most this long for a free Books slot before handing the push back for a later retry.
@@ -295,6 +301,8 @@ LOGIN_REDIRECT_URL = "integration:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# How amounts read on screens (Babel locale): separators, decimals and the currency symbol.
+MONEY_LOCALE = env.str("MONEY_LOCALE", default="en_US")
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

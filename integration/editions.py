@@ -33,6 +33,33 @@ TREATMENTS = {
     SOUTH_AFRICA: ("vat_registered", "vat_not_registered", "overseas"),
 }
 UAE_ONLY = ("dz_vat_registered", "dz_vat_not_registered")  # designated zones: "supported only for UAE"
+# What each treatment word means, as Books' screens say it.
+TREATMENT_LABELS = {
+    "uk": "VAT registered in the UK",
+    "overseas": "outside the country",
+    "eu_vat_registered": "VAT registered in the EU",
+    "business_gst": "registered business (GST)",
+    "business_none": "unregistered business",
+    "consumer": "consumer",
+    "vat_registered": "VAT registered",
+    "vat_not_registered": "not VAT registered",
+    "gcc_vat_registered": "VAT registered in another GCC country",
+    "gcc_vat_not_registered": "not VAT registered, in another GCC country",
+    "non_gcc": "outside the GCC",
+    "dz_vat_registered": "VAT registered, in a designated zone",
+    "dz_vat_not_registered": "not VAT registered, in a designated zone",
+    "home_country_mexico": "in Mexico",
+    "border_region_mexico": "in Mexico's border region",
+    "non_mexico": "outside Mexico",
+    "non_kenya": "outside Kenya",
+}
+
+
+def treatment_label(word: str) -> str:
+    """`uk` → "VAT registered in the UK (uk)": the meaning first, the word Books and the CSV use after it."""
+    return f"{TREATMENT_LABELS[word]} ({word})" if word in TREATMENT_LABELS else word
+
+
 TREATMENT_FIELD = {
     UK: "vat_treatment",
     INDIA: "gst_treatment",
@@ -141,25 +168,30 @@ def tax_rule_problems(
     yet, so only the edition-free checks). The CSV import and the dashboard's tax-map screen both use this."""
     problems = []
     if tax_authority and tax_treatment:
-        problems.append("give either tax_authority or tax_treatment, not both")
+        problems.append("a rule names either a tax authority or a tax treatment, not both: clear one of them")
     if not tax_authority and not tax_treatment:
-        problems.append("tax_authority and tax_treatment are both empty")
+        problems.append("the rule names no tax authority and no tax treatment: give the one its entity uses")
     if len(tax_authority) > 100:
-        problems.append("tax_authority is longer than 100 characters")
+        problems.append("the tax authority is longer than 100 characters")
     if not edition or problems:
         return problems
-    who = f"{entity_label} is in the {LABELS[edition]} edition" if entity_label else f"the {LABELS[edition]} edition"
+    who = (
+        f"{entity_label} uses Books' {LABELS[edition]} edition" if entity_label else f"Books' {LABELS[edition]} edition"
+    )
     if has_authorities(edition):
         if not tax_authority:
-            problems.append(f"{who}, which taxes by tax authority: give tax_authority, not tax_treatment")
+            problems.append(
+                f"{who}, which taxes by tax authority: give the tax authority and leave the treatment empty"
+            )
     elif not has_treatments(edition):
         problems.append(
-            f"{who}, which has neither tax authorities nor tax treatments: its taxed deals need no tax-map row "
+            f"{who}, which has neither tax authorities nor tax treatments: its taxed deals need no tax-map rule "
             "(each line takes the organization's tax at its rate)"
         )
     elif tax_authority:
-        problems.append(f"{who}, which has no tax authorities: give tax_treatment instead")
+        problems.append(f"{who}, which has no tax authorities: give a tax treatment instead")
     elif tax_treatment not in treatments(edition, country):
-        known = ", ".join(treatments(edition, country))
-        problems.append(f"tax_treatment {tax_treatment!r} is not one {who} knows ({known})")
+        known = "; ".join(treatment_label(w) for w in treatments(edition, country))
+        whose = who.replace(" uses", ", which uses")
+        problems.append(f"“{tax_treatment}” is not a tax treatment of {whose}. Choose one of: {known}")
     return problems

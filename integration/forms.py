@@ -86,14 +86,18 @@ class TaxRuleForm(forms.Form):
     legal_entity = forms.ChoiceField(required=False, help_text="Blank: every legal entity.")
     country = forms.CharField(max_length=60, help_text="ISO code or name: US, GB, India…")
     state = forms.CharField(max_length=60, required=False, help_text="Code or name; blank: the whole country.")
-    tax_authority = forms.CharField(max_length=100, required=False, help_text="US and Canada: the Books tax authority.")
-    tax_treatment = forms.CharField(
-        max_length=40, required=False, help_text="UK, India and others: the treatment word."
+    tax_authority = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="US and Canada: one of the organization's tax authorities in Books (listed as you type).",
+        widget=forms.TextInput(attrs={"list": "books-authorities", "autocomplete": "off"}),
     )
+    tax_treatment = forms.ChoiceField(required=False, help_text="UK, India and others: the customer's treatment.")
 
-    def __init__(self, *args, entity_codes: list[str], **kwargs):
+    def __init__(self, *args, entity_codes: list[str], treatments: list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["legal_entity"].choices = [("", "All entities"), *((c, c) for c in entity_codes)]
+        self.fields["tax_treatment"].choices = treatments
 
 
 class RuleTesterForm(forms.Form):

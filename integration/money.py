@@ -6,18 +6,22 @@ Python's default (half to even) would say 0.00. Once an invoice exists, screens 
 
 from __future__ import annotations
 
+from copy import copy
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-# ISO 4217 minor units where they are not 2: the decimals a currency's amounts carry when Books has not said.
-MINOR_UNITS = {
-    **dict.fromkeys(["JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG", "RWF"], 0),
-    **dict.fromkeys(["KWD", "BHD", "OMR", "JOD", "TND", "IQD", "LYD"], 3),
-}
+from babel import Locale
+from babel.numbers import UnknownCurrencyError, get_currency_precision, parse_pattern
+from django.conf import settings
 
 
 def currency_decimals(code: str) -> int:
-    return MINOR_UNITS.get(str(code or "").upper(), 2)
+    """ISO 4217's minor units for `code` (2 when the code is not a currency): the decimals a currency's amounts
+    carry when Books has not said."""
+    try:
+        return get_currency_precision(str(code or "").upper()) if code else 2
+    except UnknownCurrencyError:
+        return 2
 
 
 def books_places(price_precision: Any, *, default: int = 2, most: int = 6) -> int:
@@ -51,11 +55,27 @@ def line_amounts(quantity: Any, rate: Any, tax_percentage: Any, decimals: int = 
     return amount, round_money(amount * Decimal(str(tax_percentage)) / 100, decimals)
 
 
-def format_money(value: Any, code: str = "", decimals: int | None = None) -> str:
-    """`1,234.50 USD`-style text for screens and messages, in the currency's decimals."""
+def format_money(value: Any, code: str = "", decimals: int | None = None, *, symbol: bool = False) -> str:
+    """An amount as finance reads it, formatted by Babel for MONEY_LOCALE (default en_US) in the currency's
+    decimals (or `decimals`, Books' own precision): `$1,234.50`, `CA$1,234.50`, `₹233,640.00` with `symbol`;
+    `1,234.50 USD` without (chat messages, exports). `—` when there is no amount."""
     amount = as_decimal(value)
     if amount is None:
         return "—"
+    code = str(code or "").upper()
     places = currency_decimals(code) if decimals is None else decimals
-    text = f"{round_money(amount, places):,.{places}f}"
-    return f"{text} {code}" if code else text
+    amount = round_money(amount, places)
+    locale = Locale.parse(settings.MONEY_LOCALE)
+    if symbol and code:
+        pattern = copy(locale.currency_formats["standard"])
+        pattern.frac_prec = (places, places)
+        try:
+            return pattern.apply(amount, locale, currency=code, currency_digits=False)
+        except UnknownCurrencyError:
+            pass
+    number = _number_pattern(places).apply(amount, locale)
+    return f"{number} {code}" if code else number
+
+
+def _number_pattern(places: int):
+    return parse_pattern("#,##0." + "0" * places if places else "#,##0")

@@ -70,8 +70,47 @@ def normalize_country(value: str | None) -> str | None:
     return None
 
 
-# The English names people write where ISO's differ (ISO calls Dubai "Dubayy").
+# The names and codes people write where ISO's differ: ISO calls Dubai "Dubayy", files Wales as
+# "Wales [Cymru GB-CYM]", and knows Odisha, not Orissa; Books writes Indian states in its own codes (AD for
+# Andhra Pradesh, where ISO says AP).
 _STATE_ALIASES = {
+    "GB": {
+        "Cymru": "WLS",
+        "CYM": "WLS",
+        "N Ireland": "NIR",
+        "NI": "NIR",
+        "Ulster": "NIR",
+        "Alba": "SCT",
+    },
+    "IN": {
+        "Orissa": "OD",
+        "OR": "OD",
+        "Pondicherry": "PY",
+        "Uttaranchal": "UK",
+        "UA": "UK",
+        "UT": "UK",
+        "New Delhi": "DL",
+        "NCT of Delhi": "DL",
+        "National Capital Territory of Delhi": "DL",
+        "Jammu & Kashmir": "JK",
+        "Andaman & Nicobar Islands": "AN",
+        "Andaman & Nicobar": "AN",
+        "Andaman and Nicobar": "AN",
+        "Dadra and Nagar Haveli": "DH",
+        "Daman and Diu": "DH",
+        "DN": "DH",
+        "DD": "DH",
+        "AD": "AP",
+        "CT": "CG",
+        "TG": "TS",
+        "Telengana": "TS",
+    },
+    "US": {
+        "Washington DC": "DC",
+        "Washington D.C.": "DC",
+        "D.C.": "DC",
+        "Puerto Rico": "PR",
+    },
     "AE": {
         "Abu Dhabi": "AZ",
         "Ajman": "AJ",
@@ -92,7 +131,12 @@ def _subdivisions(country: str) -> dict[str, str]:
         short = sub.code.split("-", 1)[1]
         index[_fold(short)] = short
         index[_fold(sub.code)] = short
-        index.setdefault(_fold(sub.name), short)
+        # ISO adds other names in brackets: "Wales [Cymru GB-CYM]" is Wales, and Cymru.
+        name, _, other = sub.name.partition(" [")
+        index.setdefault(_fold(name), short)
+        for word in other.rstrip("]").split():
+            if not word.startswith(f"{country}-"):
+                index.setdefault(_fold(word), short)
     for name, short in _STATE_ALIASES.get(country, {}).items():
         index.setdefault(_fold(name), short)
     return index

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from integration import ledger, tally
+from integration.attention import health
 from integration.models import (
     BooksPause,
-    CliqPost,
     CustomerName,
     InvoicePush,
     InvoiceSync,
@@ -28,6 +28,7 @@ from integration.models import (
 )
 from integration.money import as_decimal, currency_decimals, line_amounts
 from integration.zoho.auth import current_fatal_error, scope_refusals, token_state
+from integration.zoho.weblinks import books_app_url, books_url, crm_url
 
 
 def tax_rule_for(*, legal_entity: LegalEntity, country: str, state: str = "") -> TaxRule | None:
@@ -158,6 +159,8 @@ def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:
         push.requested_at = timezone.localtime(push.created_at).strftime("%Y-%m-%d %H:%M")
         sync = getattr(push, "sync", None) if push.invoice_id else None
         push.payment_status = sync.payment_status if sync is not None else ""
+        push.deal_url = crm_url("deal", push.deal_id)
+        push.invoice_link = books_url(push.organization_id, "invoice", push.invoice_id)
         if sync is not None and sync.total is not None:
             push.amount, push.currency = sync.total, sync.currency  # Books' figure, as last synced
         else:
@@ -207,6 +210,21 @@ def push_page(*, push_id: int) -> dict:
         "cliq_posts": push.cliq_posts.order_by("created_at"),
         "planned": planned_invoice(push.plan),
         "explanation": push_explanation(push),
+        "links": push_links(push),
+    }
+
+
+def push_links(push: InvoicePush) -> dict:
+    """Where a push's records open in CRM and Books (the configured data centre); "" where a record is not known."""
+    account = push.plan.get("account", {}) if isinstance(push.plan, dict) else {}
+    org = push.organization_id
+    customer = push.plan.get("customer_id") or account.get("books_customer_id") or ""
+    return {
+        "deal": crm_url("deal", push.deal_id),
+        "account": crm_url("account", account.get("id", "")),
+        "customer": books_url(org, "customer", customer),
+        "invoice": books_url(org, "invoice", push.invoice_id),
+        "books_app": books_app_url(org),
     }
 
 
@@ -262,8 +280,23 @@ def planned_invoice(plan: dict) -> dict | None:
 
 
 def configuration_tables() -> dict:
-    """The legal entities and the tax map, for their screen."""
-    return {"entities": LegalEntity.objects.all(), "tax_rules": TaxRule.objects.select_related("legal_entity")}
+    """The legal entities and the tax map, for their screen; each rule knows what would apply to its region
+    if it were deleted (`fallback`, None: taxed deals there would be blocked)."""
+    rules = list(TaxRule.objects.select_related("legal_entity"))
+    for rule in rules:
+        rule.fallback = _fallback(rule, rules)
+    return {"entities": LegalEntity.objects.all(), "tax_rules": rules}
+
+
+def _fallback(rule: TaxRule, rules: list[TaxRule]) -> TaxRule | None:
+    """The rule the region of `rule` would get without it, by tax_rule_for's order: a state rule before a
+    country-wide one, this entity's before all entities'."""
+    wanted = [(rule.state, rule.legal_entity_id), (rule.state, None), ("", rule.legal_entity_id), ("", None)]
+    order = {key: n for n, key in enumerate(dict.fromkeys(wanted))}
+    others = [
+        r for r in rules if r.pk != rule.pk and r.country == rule.country and (r.state, r.legal_entity_id) in order
+    ]
+    return min(others, key=lambda r: order[(r.state, r.legal_entity_id)], default=None)
 
 
 def zoho_token_problem() -> str:
@@ -314,20 +347,6 @@ def health_report() -> dict:
     return report
 
 
-def deliveries_page(*, state: str | None = None, limit: int = 200) -> dict:
-    """The latest webhook deliveries (optionally in one state) and Cliq posts, newest first."""
-    deliveries = WebhookDelivery.objects.order_by("-received_at")
-    if state:
-        deliveries = deliveries.filter(state=state)
-    return {
-        "deliveries": deliveries[:limit],
-        "cliq_posts": CliqPost.objects.select_related("push").order_by("-created_at")[:limit],
-        "delivery_counts": dict(
-            WebhookDelivery.objects.values_list("state").order_by().annotate(n=Count("id")).values_list("state", "n")
-        ),
-    }
-
-
 def setup_status() -> dict:
     """Live status for the setup screen: the Zoho token, and per organization what was read from Books,
     whether its taxes are known, the last webhook received and any daily-cap pause. No secrets."""
@@ -364,7 +383,7 @@ def banners() -> dict:
     page costs no query for them."""
 
     def read() -> dict:
-        return {"token_problem": zoho_token_problem(), "books_pauses": books_pauses()}
+        return {"token_problem": zoho_token_problem(), "books_pauses": books_pauses(), "health": health()}
 
     return cache.get_or_set("screens:banners", read, BANNERS_CACHE_SECONDS)
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("tables/tax-rules/<int:rule_id>/delete/", tables.tax_rule_remove, name="tax-rule-delete"),
     path("tables/entities/<path:code>/test-connection/", tables.entity_test_connection, name="entity-test-connection"),
     path("tables/entities/<path:code>/check-taxes/", tables.entity_check_taxes, name="entity-check-taxes"),
+    path("tables/entities/<path:code>/active/", tables.entity_active, name="entity-active"),
     path("tables/entities/add/", tables.entity_edit, name="entity-add"),
     path("tables/entities/<path:code>/edit/", tables.entity_edit, name="entity-edit"),
     path("tables/import/", tables.tables_import, name="tables-import"),

@@ -511,6 +511,12 @@ class Sandbox(SandboxState):
                 r"/books/portal/(?P<org_id>\d+)/invoices/(?P<invoice_id>\d+)",
                 lambda req, **kw: pages.portal_page(self, **kw),
             ),
+            Route(
+                "GET",
+                r"/crm/tab/(?P<module>Potentials|Accounts)/(?P<record_id>\d+)",
+                lambda req, **kw: pages.crm_record_page(self, **kw),
+            ),
+            Route("GET", r"/app/(?P<org_id>\d+)", lambda req, **kw: pages.books_app_page(self, **kw)),
             *crm.routes(self),
             *books.routes(self),
             *sales.routes(self),

@@ -127,3 +127,46 @@ due {inv["due_date"]}. Status: <b>{inv["status"]}</b>.</p><table><tr><th>Item</t
 {lines}</table><p>Total {inv["total"]} {inv["currency_code"]}, balance {inv["balance"]}.</p>""",
         content_type="text/html; charset=utf-8",
     )
+
+
+def _record_page(title: str, sections: list[tuple[str, str, dict]]) -> Response:
+    """A plain page of records, each under an element whose id is its path, so a `#/invoices/ID` fragment (Books'
+    own screen links) or the page itself lands on it."""
+    body = "".join(
+        f'<section id="{html.escape(anchor)}"><h2>{html.escape(heading)}</h2><pre>'
+        f"{html.escape(json.dumps(record, indent=2, default=str))}</pre></section>"
+        for anchor, heading, record in sections
+    )
+    page = f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>{body}"
+    return Response(200, page, content_type="text/html; charset=utf-8")
+
+
+def crm_record_page(sb: SandboxState, module: str, record_id: str) -> Response:
+    """What a CRM record link opens (CRM's `/crm/tab/{Module}/{id}`): the record as the sandbox holds it."""
+    name = {"Potentials": "Deals"}.get(module, module)
+    with sb.lock:
+        record = sb.crm.get(name, {}).get(record_id)
+        record = dict(record) if record else None
+    if record is None:
+        return Response(404, "Record not found", content_type="text/plain")
+    return _record_page(f"Zoho CRM (sandbox) — {name[:-1]} {record_id}", [(record_id, record_id, record)])
+
+
+def books_app_page(sb: SandboxState, org_id: str) -> Response:
+    """What a Books screen link opens (`/app/{organization_id}#/invoices/{id}`): the organization's invoices,
+    customers, items and payments, each anchored at its Books path."""
+    org = sb.orgs.get(org_id)
+    if org is None:
+        return Response(404, "Organization not found", content_type="text/plain")
+    with sb.lock:
+        sections = [
+            (f"/{path}/{record_id}", f"{path} {record_id}", dict(record))
+            for path, records in (
+                ("invoices", org.invoices),
+                ("contacts", org.contacts),
+                ("inventory/items", org.items),
+                ("paymentsreceived", org.payments),
+            )
+            for record_id, record in records.items()
+        ]
+    return _record_page(f"Zoho Books (sandbox) — {org.name}", sections)

@@ -20,6 +20,9 @@ from integration.models import LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
 
 LEGAL_ENTITY_COLUMNS = ["code", "name", "books_org_id", "require_review"]
+# The screen's settings: an export with every column carries them, an import takes them when present (a file with
+# the four contract columns leaves them as they are).
+LEGAL_ENTITY_EXTRA = ["active", "invoice_delivery", "books_daily_cap"]
 TAX_MAP_COLUMNS = ["legal_entity", "country", "state", "tax_authority", "tax_treatment"]
 TAX_MAP_OPTIONAL = ["tax_treatment"]  # a four-column file stays valid
 
@@ -139,6 +142,12 @@ def legal_entity_clean(row: dict[str, str]) -> tuple[dict, list[str]]:
             problems.append("books_daily_cap must be a whole number of calls above 0")
         else:
             values["books_daily_cap"] = int(cap)
+    if row.get("active"):  # switched off or on; a file without the column leaves it as it is
+        active = row["active"] if isinstance(row["active"], bool) else _parse_bool(str(row["active"]).strip())
+        if active is None:
+            problems.append(f"active must be true or false, not {row['active']!r}")
+        else:
+            values["active"] = active
     if row.get("invoice_delivery"):  # the screen's setting; a CSV file (CONTRACT.md §6) leaves it as it is
         delivery = str(row["invoice_delivery"])
         if delivery not in LegalEntity.Delivery.values:
@@ -185,7 +194,7 @@ def legal_entities_import(
     parsed: dict[str, dict] = {}
     seen_at: dict[str, int] = {}
     org_at: dict[str, tuple[int, str]] = {}
-    for line, row in _rows(file, LEGAL_ENTITY_COLUMNS, progress=progress):
+    for line, row in _rows(file, LEGAL_ENTITY_COLUMNS + LEGAL_ENTITY_EXTRA, LEGAL_ENTITY_EXTRA, progress):
         if PROBLEM in row:
             errors.append(f"line {line}: {row[PROBLEM]}")
             continue
@@ -263,6 +272,12 @@ def tax_rule_clean(row: dict[str, str], entities: dict[str, LegalEntity]) -> tup
         entity_label=f"legal entity {entity_code}",
         country=entity.books_country if entity else "",
     )
+    if authority and not problems:  # a value Books does not have is refused at the door, with what Books has
+        from integration.services.taxes import authority_problem
+
+        scope = [entity] if entity else [e for e in entities.values() if e.active]
+        if problem := authority_problem(authority, scope):
+            problems.append(problem)
     values = {
         "legal_entity": entity,
         "country": country or "",
@@ -351,12 +366,16 @@ def tax_rule_delete(*, rule: TaxRule, source: str = "Tax map screen") -> None:
     rule.delete()
 
 
-def legal_entities_export(*, out: TextIO) -> int:
-    """Write every legal entity as CSV (import columns); returns the row count."""
-    writerow(out, LEGAL_ENTITY_COLUMNS)
+def legal_entities_export(*, out: TextIO, every_column: bool = False) -> int:
+    """Write every legal entity as CSV — the contract's four import columns, or `every_column` (the screen's
+    download: also active, invoice_delivery and books_daily_cap, which the import takes too); returns the count."""
+    writerow(out, LEGAL_ENTITY_COLUMNS + (LEGAL_ENTITY_EXTRA if every_column else []))
     entities = LegalEntity.objects.order_by("code")
     for e in entities:
-        writerow(out, [e.code, e.name, e.books_org_id, "true" if e.require_review else "false"])
+        row = [e.code, e.name, e.books_org_id, "true" if e.require_review else "false"]
+        if every_column:
+            row += ["true" if e.active else "false", e.invoice_delivery, str(e.books_daily_cap)]
+        writerow(out, row)
     return len(entities)
 
 

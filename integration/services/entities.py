@@ -14,6 +14,7 @@ from integration.models import LegalEntity
 from integration.money import books_places
 from integration.normalize import normalize_country
 from integration.zoho.books import BooksClient
+from integration.zoho.errors import ZohoError, ZohoRejected
 
 # organizations.yml's example `time_zone` is an abbreviation ("PST"); organizations also carry IANA names. These
 # are the abbreviations we can place; an organization whose time zone we cannot place is dated by Books itself.
@@ -64,9 +65,28 @@ def organization_today(*, entity: LegalEntity, now: datetime | None = None) -> d
     return (now or timezone.now()).astimezone(zone).date() if zone else None
 
 
-def legal_entity_refresh(*, entity: LegalEntity, books: BooksClient | None = None) -> LegalEntity:
-    """Read the entity's Books organization and keep what planning needs. Zoho errors propagate."""
-    organization = (books or BooksClient()).organization_get(entity.books_org_id)
+def organization_problem(org_id: str) -> tuple[str, dict | None]:
+    """Ask Books for an organization before a legal entity points at it: ("", the organization) when Books has it;
+    (why, None) when Books refuses it — an id it does not know, or one the connected Zoho user is not in; ("", None)
+    when Books cannot be reached just now (the id is then checked at the next Test connection and push)."""
+    try:
+        return "", BooksClient().organization_get(org_id)
+    except ZohoRejected as exc:
+        return (
+            f"Books does not know organization {org_id} for the Zoho user this installation is connected as ({exc}). "
+            "Check the id in Books (Settings → Organization Profile), or add that user to the organization",
+            None,
+        )
+    except ZohoError:
+        return "", None
+
+
+def legal_entity_refresh(
+    *, entity: LegalEntity, books: BooksClient | None = None, organization: dict | None = None
+) -> LegalEntity:
+    """Read the entity's Books organization (or take `organization`, just read) and keep what planning needs.
+    Zoho errors propagate."""
+    organization = organization or (books or BooksClient()).organization_get(entity.books_org_id)
     address = organization.get("address") or {}
     country = normalize_country(str(address.get("country") or "")) or ""
     learnt = {

@@ -102,6 +102,9 @@ def reconcile(*, organization_id: str, since: datetime | None = None) -> dict:
                     reached, blocked = before(listed), True
     except HoldBack as exc:
         note, reached = f"held back by our own pacing before listing ({exc})", None
+    except ZohoError as exc:  # the organization could not be read at all: said on every screen until a run passes
+        report["error"] = redact_text(str(exc))
+        raise
     finally:
         report.update(calls=books.sent, note=note)
         fields = {"lease": None, "lease_until": None, "last_report": {**report, "at": started.isoformat()}}

@@ -38,6 +38,7 @@ from integration.models import LegalEntity, TaxRule
 from integration.selectors import tax_rule_for
 from integration.services.entities import legal_entity_edition
 from integration.zoho.books import BooksClient
+from integration.zoho.errors import ZohoError
 
 TAXES_CACHE_SECONDS = 600
 
@@ -269,3 +270,37 @@ def tax_map_check(*, entity: LegalEntity, books: BooksClient | None = None) -> l
     if not findings and not has_treatments(entity.books_edition) and entity.books_edition not in WITH_AUTHORITIES:
         return [f"{org_label} needs no tax-map row: each taxed line takes its tax at the line's rate."]
     return findings or [f"No tax-map row applies to {entity.code}: taxed deals for it are blocked."]
+
+
+def authority_taxes(entity: LegalEntity) -> dict[str, list[dict]] | None:
+    """The tax authorities Books has for the entity's organization, by name, each with its active taxes
+    (name and rate), read from Books and cached ten minutes; None when Books cannot be read just now."""
+    try:
+        taxes = org_taxes(BooksClient(), entity.books_org_id)
+    except ZohoError:
+        return None
+    found: dict[str, list[dict]] = {}
+    for tax in taxes:
+        if tax.get("tax_authority_id") and tax.get("tax_authority_name"):
+            found.setdefault(tax["tax_authority_name"], []).append(tax)
+    return {name: sorted(found[name], key=lambda t: Decimal(str(t["tax_percentage"]))) for name in sorted(found)}
+
+
+def authority_problem(authority: str, entities: list[LegalEntity]) -> str:
+    """Why `authority` cannot be saved for these entities (the rule's one, or every active one taxing by authority
+    when the rule is for all): "" when one of their Books organizations has it, or when none could be read now
+    (the value is checked again when a deal is planned, and by "Check its tax map in Books")."""
+    known: dict[str, list[dict]] = {}
+    read = False
+    for entity in entities:
+        if entity.books_edition not in WITH_AUTHORITIES:
+            continue
+        found = authority_taxes(entity)
+        if found is not None:
+            read = True
+            known |= found
+    if not read or authority in known:
+        return ""
+    listed = "; ".join(f"{name} ({_rates(taxes)})" for name, taxes in known.items()) or "none"
+    names = ", ".join(e.code for e in entities if e.books_edition in WITH_AUTHORITIES)
+    return f"Books has no tax authority “{authority}” in the organization of {names}. It has: {listed}"

@@ -352,6 +352,7 @@ def _sync_fields(invoice: dict, reading: dict, sync: InvoiceSync) -> dict:
         "payments": [
             {
                 "payment_id": str(p["payment_id"]),
+                "number": str(p.get("payment_number") or ""),
                 "amount": _money(p["amount"], places),
                 "date": p.get("date", ""),
                 "mode": p.get("payment_mode", ""),

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from integration import selectors
 from integration.activity import staff_activity
+from integration.attention import deliveries_page
 from integration.models import CliqPost, WebhookDelivery
 from integration.services.cliq_posts import cliq_post_retry
 from integration.services.webhooks import webhook_delivery_retry
@@ -20,7 +20,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state") or None
     if state not in WebhookDelivery.State.values:
         state = None
-    context = {**selectors.deliveries_page(state=state), "states": WebhookDelivery.State.choices, "selected": state}
+    context = {**deliveries_page(state=state), "states": WebhookDelivery.State.choices, "selected": state}
     return render(request, "integration/deliveries.html", context)
 
 

@@ -47,9 +47,14 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         return render(request, "integration/dashboard.html#push-table", context)
     numbers = selectors.home_numbers()
+    counts = dict(numbers["counts"])
+    # The list shows a deal's repeated blocked presses as one row (its latest), so its chip counts those rows.
+    counts[InvoicePush.State.BLOCKED] = (
+        selectors.push_count(state=InvoicePush.State.BLOCKED) if counts.get("blocked") else 0
+    )
     context |= {
         "numbers": numbers,
-        "states": [(value, label, numbers["counts"][value]) for value, label in InvoicePush.State.choices],
+        "states": [(value, label, counts[value]) for value, label in InvoicePush.State.choices],
         "entities_codes": [row["code"] for row in numbers["budget"]],
         "payment_choices": PAYMENT_STATUSES,
     }

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from integration import selectors
+from integration.editions import GCC, LABELS, TREATMENTS, UAE_ONLY, WITH_AUTHORITIES, treatment_label
 from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm, add_problems
 from integration.models import CsvImport, LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
@@ -26,8 +27,8 @@ from integration.services.config_tables import (
     tax_rule_save,
 )
 from integration.services.csv_jobs import INLINE_ROWS, csv_import_start
-from integration.services.entities import legal_entity_refresh
-from integration.services.taxes import tax_map_check
+from integration.services.entities import legal_entity_refresh, organization_problem
+from integration.services.taxes import authority_taxes, tax_map_check
 from integration.views.access import role_required
 from integration.views.pushes import HtmxHttpRequest
 from integration.zoho.errors import ZohoError
@@ -35,6 +36,31 @@ from integration.zoho.errors import ZohoError
 
 def _codes() -> list[str]:
     return list(LegalEntity.objects.values_list("code", flat=True))
+
+
+def treatment_choices() -> list:
+    """The treatment words of the editions our entities use (every edition with treatments before any entity's
+    edition is known), grouped by edition, each with its meaning."""
+    used = set(LegalEntity.objects.exclude(books_edition="").values_list("books_edition", flat=True))
+    groups = [
+        (LABELS[edition], [(word, treatment_label(word)) for word in (*words, *(UAE_ONLY if edition == GCC else ()))])
+        for edition, words in TREATMENTS.items()
+        if edition in used or not used
+    ]
+    return [("", "none (the entity taxes by tax authority)"), *groups]
+
+
+def tax_choices() -> dict:
+    """The tax authorities each active entity's Books organization has, with their taxes and rates (read from
+    Books, cached ten minutes), for the tax-map forms to offer; entities Books could not be read for are named."""
+    offered, unread = [], []
+    for entity in LegalEntity.objects.filter(active=True, books_edition__in=WITH_AUTHORITIES).order_by("code"):
+        found = authority_taxes(entity)
+        if found is None:
+            unread.append(entity.code)
+        else:
+            offered += [{"entity": entity.code, "name": name, "taxes": taxes} for name, taxes in found.items()]
+    return {"authorities": offered, "authorities_unread": unread}
 
 
 def _rule_row(rule: TaxRule) -> dict:
@@ -50,48 +76,68 @@ def _rule_row(rule: TaxRule) -> dict:
 @role_required("integration.view_taxrule")
 def tables(request: HttpRequest) -> HttpResponse:
     """Legal entities and the tax map; the rule tester answers here too (GET with entity, country, state)."""
+    return render(request, "integration/tables.html", _tables_context(request))
+
+
+def _tables_context(request: HttpRequest, **forms) -> dict:
+    """Everything the tables screen shows; `forms` put back a form a person just sent (with its errors), so an
+    error in one form never empties another."""
+    tester = forms.pop("tester", None) or RuleTesterForm(request.GET or None, entity_codes=_codes())
     context = {
         **selectors.configuration_tables(),
-        "form": TaxRuleForm(entity_codes=_codes()),
-        "entity_form": LegalEntityForm(),
+        **tax_choices(),
+        "form": TaxRuleForm(entity_codes=_codes(), treatments=treatment_choices()),
         "upload": CsvUploadForm(),
+        "tester": tester,
     }
-    tester = RuleTesterForm(request.GET or None, entity_codes=_codes())
-    if tester.is_valid():
-        context["tested"] = _which_rule(tester.cleaned_data)
-    context["tester"] = tester
-    return render(request, "integration/tables.html", context)
+    if tester.is_bound and tester.is_valid():
+        context["tested"], context["tested_taxes"] = _which_rule(tester.cleaned_data)
+    return context | forms
 
 
-def _which_rule(data: dict) -> str:
+def _which_rule(data: dict) -> tuple[str, list[dict]]:
+    """The rule a region gets, in words, and the tax each rate would get on an invoice line there (read from
+    Books, cached): what a deal to that customer would be taxed with."""
     country = normalize_country(data["country"])
     if country is None:
-        return f"“{data['country']}” is not a country we recognise."
+        return f"“{data['country']}” is not a country we recognise.", []
     state = normalize_state(country, data["state"])
     if state is None:
-        return f"“{data['state']}” is not a state or region of {country}."
+        return f"“{data['state']}” is not a state or region of {country}.", []
     entity = LegalEntity.objects.get(code=data["legal_entity"])
     rule = selectors.tax_rule_for(legal_entity=entity, country=country, state=state)
     where = f"{country}/{state}" if state else country
     if rule is None:
-        return f"No rule applies to {where} for {entity.code}: a taxed deal there is blocked."
-    return f"For {where}, {entity.code} uses: {rule}."
+        return f"No rule applies to {where} for {entity.code}: a taxed deal there is blocked.", []
+    taxes = []
+    if rule.tax_authority:
+        found = authority_taxes(entity)
+        if found is None:
+            return f"For {where}, {entity.code} uses: {rule}. (Books could not be read just now for its taxes.)", []
+        taxes = found.get(rule.tax_authority, [])
+        if not taxes:
+            return f"For {where}, {entity.code} uses: {rule} — but Books has no tax under that authority.", []
+    return f"For {where}, {entity.code} uses: {rule}.", taxes
 
 
 @require_POST
 @role_required("integration.add_taxrule")
 def tax_rule_add(request: HttpRequest) -> HttpResponse:
-    return _save(request, None, TaxRuleForm(request.POST, entity_codes=_codes()))
+    return _save(request, None, TaxRuleForm(request.POST, entity_codes=_codes(), treatments=treatment_choices()))
 
 
 @role_required("integration.change_taxrule")
 def tax_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = get_object_or_404(TaxRule.objects.select_related("legal_entity"), pk=rule_id)
     if request.method == "POST":
-        return _save(request, rule, TaxRuleForm(request.POST, entity_codes=_codes()))
-    form = TaxRuleForm(initial=_rule_row(rule), entity_codes=_codes())
+        return _save(request, rule, TaxRuleForm(request.POST, entity_codes=_codes(), treatments=treatment_choices()))
+    form = TaxRuleForm(initial=_rule_row(rule), entity_codes=_codes(), treatments=treatment_choices())
+    return render(request, "integration/tax_rule_edit.html", _rule_context(rule, form))
+
+
+def _rule_context(rule: TaxRule, form: TaxRuleForm) -> dict:
     history = rule.history.select_related("history_user").order_by("-history_date")[:20]
-    return render(request, "integration/tax_rule_edit.html", {"rule": rule, "form": form, "history": history})
+    return {"rule": rule, "form": form, "history": history, **tax_choices()}
 
 
 def _save(request: HttpRequest, rule: TaxRule | None, form: TaxRuleForm) -> HttpResponse:
@@ -103,11 +149,9 @@ def _save(request: HttpRequest, rule: TaxRule | None, form: TaxRuleForm) -> Http
         else:
             messages.success(request, f"Saved: {saved}.")
             return redirect("integration:tables")
-    template = "integration/tax_rule_edit.html" if rule else "integration/tables.html"
-    context = {"rule": rule, "form": form}
-    if rule is None:
-        context |= {**selectors.configuration_tables(), "tester": RuleTesterForm(entity_codes=_codes())}
-    return render(request, template, context, status=400)
+    if rule is not None:
+        return render(request, "integration/tax_rule_edit.html", _rule_context(rule, form), status=400)
+    return render(request, "integration/tables.html", _tables_context(request, form=form), status=400)
 
 
 @require_POST
@@ -137,6 +181,24 @@ def entity_test_connection(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("integration:tables")
 
 
+@require_POST
+@role_required("integration.change_legalentity")
+def entity_active(request: HttpRequest, code: str) -> HttpResponse:
+    """Switch a legal entity off (its deals are refused, its organization is no longer reconciled or audited) or
+    on again; recorded in its history."""
+    entity = get_object_or_404(LegalEntity, code=code)
+    active = request.POST.get("active") == "true"
+    if entity.active != active:
+        entity.active = active
+        entity._change_reason = "Switched on on the tables screen" if active else "Switched off on the tables screen"
+        entity.save(update_fields=["active"])
+    if active:
+        messages.success(request, f"{entity.code} is on: its deals are invoiced and its organization reconciled.")
+    else:
+        messages.success(request, f"{entity.code} is off: its deals are refused until it is switched on again.")
+    return redirect("integration:tables")
+
+
 @role_required("integration.change_legalentity")
 def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
     """Add a legal entity, or change one (its code stays): the CSV import's checks, one organization per entity."""
@@ -144,14 +206,31 @@ def entity_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
     if request.method == "POST":
         form = LegalEntityForm(request.POST)
         if form.is_valid():
+            # Books is asked first (no transaction is open): an organization it does not know is refused here,
+            # not found later by a reconciliation failing every minute.
+            problem, organization = organization_problem(form.cleaned_data["books_org_id"].strip())
             try:
+                if problem:
+                    raise CsvImportError([problem])
                 saved = legal_entity_save(entity=entity, row=form.cleaned_data)
             except CsvImportError as exc:
                 add_problems(form, exc.errors)
             else:
-                messages.success(request, f"Saved: {saved}. Test its connection to read its Books edition.")
+                if organization is None:
+                    messages.warning(
+                        request,
+                        f"Saved: {saved}. Books could not be reached to check organization {saved.books_org_id}; "
+                        "use Test connection once it can.",
+                    )
+                else:
+                    legal_entity_refresh(entity=saved, organization=organization)
+                    messages.success(
+                        request, f"Saved: {saved}, checked in Books: {saved.books_org_name}, {saved.edition_label}."
+                    )
                 return redirect("integration:tables")
-        return render(request, "integration/entity_edit.html", {"entity": entity, "form": form}, status=400)
+        history = entity.history.select_related("history_user").order_by("-history_date")[:20] if entity else []
+        context = {"entity": entity, "form": form, "history": history}
+        return render(request, "integration/entity_edit.html", context, status=400)
     initial = (
         {
             "code": entity.code,
@@ -212,12 +291,14 @@ def csv_import_page(request: HtmxHttpRequest, import_id: int) -> HttpResponse:
 @role_required("integration.view_taxrule")
 def tables_export(request: HttpRequest, table: str) -> HttpResponse:
     """Download either table as the CSV the import takes."""
-    exporter = {"tax_map": tax_map_export, "legal_entities": legal_entities_export}.get(table)
-    if exporter is None:
+    if table not in ("tax_map", "legal_entities"):
         raise Http404
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
-    exporter(out=response)
+    if table == "tax_map":
+        tax_map_export(out=response)
+    else:
+        legal_entities_export(out=response, every_column=True)
     return response
 
 

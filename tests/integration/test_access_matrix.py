@@ -40,6 +40,7 @@ ENDPOINTS = [
     ("POST", "/tables/tax-rules/{rule}/delete/", ADMIN),
     ("POST", "/tables/entities/US-LLC/test-connection/", ADMIN),
     ("POST", "/tables/entities/US-LLC/check-taxes/", ADMIN),
+    ("POST", "/tables/entities/US-LLC/active/", ADMIN),
     ("POST", "/pushes/{push}/plan-again/", REVIEW),
     ("GET", "/tables/entities/add/", ADMIN),
     ("GET", "/tables/entities/US-LLC/edit/", ADMIN),

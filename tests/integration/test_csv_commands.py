@@ -138,7 +138,7 @@ def test_a_bad_tax_map_reports_line_numbers_and_applies_nothing(tmp_path):
     assert "line 3: legal_entity 'NOPE' is not a known legal entity code" in err
     assert "line 4: country 'Narnia' is not a country" in err
     assert "line 5: state 'Atlantis' is not a state or region of US" in err
-    assert "line 6: tax_authority and tax_treatment are both empty" in err
+    assert "line 6: the rule names no tax authority and no tax treatment" in err
     assert "line 7: US/CA for US-LLC already appears on line 2" in err
     assert TaxRule.objects.count() == 0
 

@@ -144,12 +144,14 @@ def test_tax_map_rows_are_checked_against_the_entitys_edition(press, sandbox):
     with pytest.raises(CsvImportError) as excinfo:
         tax_map_import(file=bad)
     assert excinfo.value.errors == [
-        "line 2: legal entity UK-LTD is in the UK edition, which has no tax authorities: give tax_treatment instead",
-        "line 3: legal entity US-LLC is in the US edition, which taxes by tax authority: "
-        "give tax_authority, not tax_treatment",
-        "line 4: tax_treatment 'vat' is not one legal entity IN-PVT is in the India (GST) edition knows "
-        "(business_gst, business_none, overseas, consumer)",
-        "line 5: give either tax_authority or tax_treatment, not both",
+        "line 2: legal entity UK-LTD uses Books' UK edition, which has no tax authorities: "
+        "give a tax treatment instead",
+        "line 3: legal entity US-LLC uses Books' US edition, which taxes by tax authority: "
+        "give the tax authority and leave the treatment empty",
+        "line 4: “vat” is not a tax treatment of legal entity IN-PVT, which uses Books' India (GST) edition. "
+        "Choose one of: registered business (GST) (business_gst); unregistered business (business_none); "
+        "outside the country (overseas); consumer (consumer)",
+        "line 5: a rule names either a tax authority or a tax treatment, not both: clear one of them",
     ]
     four_columns = io.StringIO("legal_entity,country,state,tax_authority\nCA-INC,CA,QC,CRA\n")
     assert tax_map_import(file=four_columns).created == 1  # a four-column file stays valid

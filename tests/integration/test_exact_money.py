@@ -48,7 +48,7 @@ def test_a_eur_deal_makes_a_eur_customer_and_a_eur_invoice_at_books_rate(press, 
     assert invoice["total"] == Decimal("2650.00")  # 2 × 1,100 + 450, untaxed (an export)
     client.force_login(UserFactory(groups=["reviewer"]))
     page = client.get(f"/pushes/{push.pk}/").content.decode()
-    assert "In EUR at Books' exchange rate 1.08" in page and "<b>2,650.00</b>" in page
+    assert "In EUR at Books' exchange rate 1.08" in page and "<b>€2,650.00</b>" in page
 
 
 def test_a_currency_the_organization_lacks_is_blocked_before_any_write(press, sandbox):

@@ -3,6 +3,8 @@ edit with the CSV import's checks, users without a role see nothing."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from integration.models import LegalEntity, TaxRule
@@ -53,6 +55,7 @@ def test_finance_adds_a_rule_and_a_bad_one_is_refused_in_plain_words(finance, de
         {"legal_entity": "US-LLC", "country": "United States", "state": "Texas", "tax_authority": "TX_CPA"},
         follow=True,
     )
+    # The entity's edition is not known yet (never read from Books), so Books' list cannot be asked for.
     assert "Saved: US/TX (US-LLC) → TX_CPA." in done.content.decode()
     assert TaxRule.objects.filter(country="US", state="TX", tax_authority="TX_CPA").exists()
     for row, problem in [
@@ -60,12 +63,41 @@ def test_finance_adds_a_rule_and_a_bad_one_is_refused_in_plain_words(finance, de
         ({"country": "US", "state": "TX", "tax_authority": "X", "legal_entity": "US-LLC"}, "already a rule for US/TX"),
         (
             {"country": "GB", "tax_authority": "HMRC", "tax_treatment": "uk"},
-            "Give either tax_authority or tax_treatment",
+            "A rule names either a tax authority or a tax treatment, not both",
         ),
     ]:
         resp = finance.post("/tables/tax-rules/add/", {"legal_entity": "", "state": "", **row})
         assert resp.status_code == 400 and problem in resp.content.decode(), problem
+        assert 'name="file"' in resp.content.decode()  # an error in one form leaves the CSV import's form in place
     assert TaxRule.objects.count() == 7
+
+
+def test_an_authority_books_does_not_have_is_refused_with_the_list_books_has(finance, demo_config, sandbox):
+    finance.post("/tables/entities/US-LLC/test-connection/")  # the edition is learnt: US, taxes by authority
+    page = finance.get("/tables/").content.decode()
+    # The form offers the organization's own authorities, each with its taxes and rates.
+    assert '<datalist id="books-authorities">' in page and '<option value="NYS_DTF"' in page and "8.875 %" in page
+    resp = finance.post(
+        "/tables/tax-rules/add/",
+        {"legal_entity": "US-LLC", "country": "US", "state": "Texas", "tax_authority": "TX_CPA", "tax_treatment": ""},
+    )
+    text = resp.content.decode()
+    assert resp.status_code == 400 and "Books has no tax authority “TX_CPA” in the organization of US-LLC" in text
+    assert "It has: BOE_CA (" in text and "NYS_DTF (8.875 %)" in text
+    assert not TaxRule.objects.filter(tax_authority="TX_CPA").exists()
+    bad_csv = io.BytesIO(b"legal_entity,country,state,tax_authority,tax_treatment\nUS-LLC,US,TX,TX_CPA,\n")
+    bad_csv.name = "tax_map.csv"
+    done = finance.post("/tables/import/", {"table": "tax_map", "file": bad_csv}, follow=True).content.decode()
+    assert "Nothing was imported: line 2: Books has no tax authority “TX_CPA”" in done
+    assert not TaxRule.objects.filter(tax_authority="TX_CPA").exists()
+    saved = finance.post(
+        "/tables/tax-rules/add/",
+        {"legal_entity": "US-LLC", "country": "US", "state": "OR", "tax_authority": "WA_DOR", "tax_treatment": ""},
+    )
+    assert saved.status_code == 302 and TaxRule.objects.filter(state="OR", tax_authority="WA_DOR").exists()
+    # The tester names the tax each rate gets under the rule's authority.
+    tested = finance.get("/tables/", {"legal_entity": "US-LLC", "country": "US", "state": "New York"}).content.decode()
+    assert "For US/NY, US-LLC uses: US/NY (US-LLC) → NYS_DTF." in tested and "8.875 %" in tested.split("answer")[1]
 
 
 def test_finance_tests_the_connection_then_the_edition_checks_apply(finance, demo_config, sandbox):
@@ -76,7 +108,7 @@ def test_finance_tests_the_connection_then_the_edition_checks_apply(finance, dem
         "/tables/tax-rules/add/", {"legal_entity": "UK-LTD", "country": "GB", "state": "SCT", "tax_authority": "HMRC"}
     )
     assert resp.status_code == 400
-    assert "which has no tax authorities: give tax_treatment instead" in resp.content.decode()
+    assert "which has no tax authorities: give a tax treatment instead" in resp.content.decode()
 
 
 def test_finance_edits_and_deletes_a_rule_and_sees_its_history(finance, demo_config):
@@ -120,6 +152,26 @@ def test_finance_adds_and_edits_a_legal_entity_one_organization_each(finance, de
     assert "Legal entities screen" in finance.get("/tables/entities/DE-GMBH/edit/").content.decode()
 
 
+def test_an_entity_is_checked_in_books_on_save_and_switched_off_and_on_on_the_screen(finance, demo_config, sandbox):
+    unknown = finance.post("/tables/entities/add/", {"code": "DE-GMBH", "name": "Acme GmbH", "books_org_id": "999"})
+    text = unknown.content.decode()
+    assert unknown.status_code == 400 and "Books does not know organization 999" in text and "6041" in text
+    assert not LegalEntity.objects.filter(code="DE-GMBH").exists()
+    edited = finance.post(
+        "/tables/entities/UK-LTD/edit/",
+        {"code": "UK-LTD", "name": "Acme Widgets Ltd", "books_org_id": "60002002"},
+        follow=True,
+    ).content.decode()
+    assert "checked in Books: Acme Widgets Ltd, UK" in edited
+    assert LegalEntity.objects.get(code="UK-LTD").books_edition == "uk"  # learnt from Books on save
+    off = finance.post("/tables/entities/UK-LTD/active/", {"active": "false"}, follow=True).content.decode()
+    assert "UK-LTD is off" in off and not LegalEntity.objects.get(code="UK-LTD").active
+    assert "Switch on" in off.split("<td>UK-LTD</td>")[1].split("</tr>")[0]
+    finance.post("/tables/entities/UK-LTD/active/", {"active": "true"})
+    entity = LegalEntity.objects.get(code="UK-LTD")
+    assert entity.active and entity.history.first().history_change_reason == "Switched on on the tables screen"
+
+
 def test_csv_import_and_export_from_the_screen(finance, demo_config):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -138,6 +190,13 @@ def test_csv_import_and_export_from_the_screen(finance, demo_config):
     )
     page = finance.post("/tables/import/", {"table": "legal_entities", "file": twice}, follow=True).content.decode()
     assert "Books organization 60007007 is already A&#x27;s (line 2)" in page
+    # The legal entities' download has every column, and reading it back (one entity switched off) applies it.
+    exported = finance.get("/tables/export/legal_entities.csv").content.decode()
+    assert exported.splitlines()[0] == "code,name,books_org_id,require_review,active,invoice_delivery,books_daily_cap"
+    assert "US-LLC,Acme Widgets LLC,60001001,false,true,draft,1000" in exported
+    switched = SimpleUploadedFile("e.csv", exported.replace("60001001,false,true", "60001001,false,false").encode())
+    page = finance.post("/tables/import/", {"table": "legal_entities", "file": switched}, follow=True).content.decode()
+    assert "Imported: 0 created, 1 updated, 3 unchanged." in page and not LegalEntity.objects.get(code="US-LLC").active
 
 
 def test_every_staff_action_is_listed_with_who_and_when(client, press, sandbox, django_capture_on_commit_callbacks):
