@@ -200,6 +200,8 @@ ZOHO_REFRESH_TOKEN = env.str("ZOHO_REFRESH_TOKEN", default="")
 CRM_BUTTON_SECRET = env.str("CRM_BUTTON_SECRET", default="")
 BOOKS_WEBHOOK_TOKEN = env.str("BOOKS_WEBHOOK_TOKEN", default="")
 CLIQ_WEBHOOK_URL = env.str("CLIQ_WEBHOOK_URL", default="")
+# A second Cliq channel for problems (a push waiting for review, needing a decision, or giving up): unset, none.
+CLIQ_ALERTS_URL = env.str("CLIQ_ALERTS_URL", default="")
 BOOKS_RATE_LIMIT_PER_MINUTE = env.int("BOOKS_RATE_LIMIT_PER_MINUTE", default=90)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 # Links into CRM's and Books' own screens: derived from the data centre of ZOHO_ACCOUNTS_URL unless set.
@@ -245,6 +247,7 @@ SECRET_SETTINGS = (
     "CRM_BUTTON_SECRET",
     "BOOKS_WEBHOOK_TOKEN",
     "CLIQ_WEBHOOK_URL",
+    "CLIQ_ALERTS_URL",
 )
 
 # --- Security -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class PushFilterForm(forms.Form):
     since = forms.DateField(required=False)
     until = forms.DateField(required=False)
     before = forms.IntegerField(required=False, min_value=1)
+    after = forms.IntegerField(required=False, min_value=0)  # only pushes newer than this one (the live list)
 
     def state_or_none(self) -> str | None:
         return (self.cleaned_data.get("state") or None) if self.is_valid() else None
@@ -71,6 +72,7 @@ class PushFilterForm(forms.Form):
             "since": data["since"],
             "until": data["until"],
             "before": data["before"],
+            "after": data["after"],
         }
 
 

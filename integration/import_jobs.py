@@ -103,3 +103,37 @@ class CustomerName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PushAlert(models.Model):
+    """A Cliq message to the alerts channel (CLIQ_ALERTS_URL) when a push needs a person — waiting for review,
+    a decision between look-alikes — or gives up. One per push and occasion: `key` is the attempt's lease (an
+    attempt finishes once) or "press"; sent at most once, like the payment posts."""
+
+    class Kind(models.TextChoices):
+        REVIEW = "review", "Waiting for review"
+        DECISION = "decision", "Needs a decision"
+        GAVE_UP = "gave_up", "Gave up"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNCONFIRMED = "unconfirmed", "Unconfirmed (Cliq may have posted it; not resent)"
+
+    push = models.ForeignKey("integration.InvoicePush", on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=40)
+    text = models.TextField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["push", "key"], name="one_alert_per_occasion")]
+
+    def __str__(self) -> str:
+        return f"Alert for push {self.push_id}: {self.get_kind_display()} ({self.state})"

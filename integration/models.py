@@ -481,4 +481,4 @@ class BulkReplay(models.Model):
         return len(self.outcomes)
 
 
-from integration.import_jobs import BooksCallDay, BooksCreate, CsvImport, CustomerName, Tally  # noqa: E402, F401 — this app's, kept apart
+from integration.import_jobs import BooksCallDay, BooksCreate, CsvImport, CustomerName, PushAlert, Tally  # noqa: E402, F401 — this app's, kept apart

@@ -63,6 +63,7 @@ def _pushes(
     since=None,
     until=None,
     before: int | None = None,
+    after: int | None = None,
 ):
     """The push list's rows for these filters, newest first (repeated blocked presses of a deal as its latest)."""
     pushes = InvoicePush.objects.order_by("-id")
@@ -86,6 +87,8 @@ def _pushes(
         pushes = pushes.filter(state=InvoicePush.State.FAILED, plan__has_key="decisions").exclude(plan__decisions=[])
     if before:
         pushes = pushes.filter(id__lt=before)
+    if after is not None:
+        pushes = pushes.filter(id__gt=after)
     if q:
         pushes = pushes.filter(_matching(q))
     return pushes
@@ -126,12 +129,12 @@ def _page_ids(limit: int, q: str, **filters) -> list[int]:
 
 def push_ids(**filters) -> list[int]:
     """Every push the list shows for these filters (all pages, no cap): what a bulk action acts on. One query."""
-    return list(_pushes(**{**filters, "before": None}).values_list("pk", flat=True))
+    return list(_pushes(**{**filters, "before": None, "after": None}).values_list("pk", flat=True))
 
 
 def push_count(**filters) -> int:
     """How many pushes the list shows for these filters, all pages. One query."""
-    return _pushes(**{**filters, "before": None}).count()
+    return _pushes(**{**filters, "before": None, "after": None}).count()
 
 
 def push_list(*, limit: int = PAGE_SIZE, **filters) -> list[InvoicePush]:

@@ -4,6 +4,7 @@ worker` discovers this module). Task names are stable: `integration.tasks.<name>
 from __future__ import annotations
 
 from audits.runs import audit_due_task, audit_step_task
+from integration.services.alerts import push_alert_task
 from integration.services.attempt import push_execute_task
 from integration.services.bulk import bulk_replay_task
 from integration.services.cliq_posts import cliq_post_task
@@ -19,6 +20,7 @@ __all__ = [
     "bulk_replay_task",
     "cliq_post_task",
     "csv_import_task",
+    "push_alert_task",
     "push_execute_task",
     "push_sweep_task",
     "reconcile_task",

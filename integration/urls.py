@@ -15,6 +15,7 @@ urlpatterns = [
     path("pushes/<int:push_id>/plan-again/", pushes.push_plan_again_view, name="push-plan-again"),
     path("pushes/replay-failed/", pushes.bulk_replay_view, name="bulk-replay-start"),
     path("pushes/bulk-form/", pushes.bulk_form, name="bulk-form"),
+    path("pushes/news/", pushes.push_news, name="push-news"),
     path("bulk-replays/<int:bulk_id>/", pushes.bulk_replay_page, name="bulk-replay"),
     path("deliveries/", deliveries.deliveries, name="deliveries"),
     path("activity/", deliveries.activity, name="activity"),

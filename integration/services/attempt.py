@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from audits.matching import PushNeedsDecision
 from integration.ledger import Work, working_on
-from integration.models import InvoicePush
+from integration.models import InvoicePush, PushAlert
 from integration.redaction import redact_text
 from integration.services import retry
+from integration.services.alerts import push_alert
 from integration.services.deal_notes import note_gave_up
 from integration.services.dispatch import send
 from integration.services.planning import PushBlocked
@@ -60,11 +61,13 @@ def push_execute(*, push_id: int) -> float | None:
         return None
     except NeedsReview:
         run.finish(State.PENDING_REVIEW, "Parked for review", error="")
+        _alert(run, PushAlert.Kind.REVIEW, State.PENDING_REVIEW)
     except PushBlocked as blocked:
         run.finish(State.BLOCKED, "Blocked", reasons=blocked.reasons, error=" ".join(blocked.reasons))
     except PushNeedsDecision as decision:
         plan = {**run.push.plan, "decisions": decision.decisions} if decision.decisions else run.push.plan
         run.finish(State.FAILED, "Needs a decision", error=str(decision), plan=plan)
+        _alert(run, PushAlert.Kind.DECISION, State.FAILED)
     except HoldBack as exc:
         # Our own pacing, not a failure: hand the slot back without spending an attempt.
         delay = (exc.retry_after or 1.0) + random.uniform(0, 1.0)
@@ -99,10 +102,18 @@ def push_execute(*, push_id: int) -> float | None:
 
 
 def _tell_the_ae(run: PushAttempt) -> None:
-    """The push gave up: a Note on the Deal says so in CRM (once the failure is recorded, outside any transaction).
-    Not when this run lost the push before recording it: then the push's state is not this run's to report."""
+    """The push gave up: a Note on the Deal says so in CRM (once the failure is recorded, outside any transaction),
+    and the alerts channel hears of it. Not when this run lost the push before recording it: then the push's state
+    is not this run's to report."""
     if run.push.state == State.FAILED:
         note_gave_up(run.push)
+        _alert(run, PushAlert.Kind.GAVE_UP, State.FAILED)
+
+
+def _alert(run: PushAttempt, kind: str, state: str) -> None:
+    """Tell the alerts channel, once for this attempt, when the attempt did record `state`."""
+    if run.push.state == state:
+        push_alert(run.push, kind, str(run.lease))
 
 
 @shared_task(bind=True, name="integration.tasks.push_execute_task")

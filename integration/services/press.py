@@ -11,8 +11,9 @@ import contextlib
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integration.models import InvoicePush, InvoiceSync, LegalEntity, PushEvent
+from integration.models import InvoicePush, InvoiceSync, LegalEntity, PushAlert, PushEvent
 from integration.redaction import redact_text
+from integration.services.alerts import push_alert
 from integration.services.attempt import push_execute_task
 from integration.services.dispatch import after_commit, send
 from integration.services.planning import PushBlocked, deal_plan
@@ -115,6 +116,8 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
         if existing is None:
             raise
         return existing
+    if state == State.PENDING_REVIEW:
+        push_alert(push, PushAlert.Kind.REVIEW, "press")
     return push
 
 

@@ -119,7 +119,9 @@ class PushAttempt(CustomerStep):
         )
         push_event(
             self.push,
-            f"{action}: {self.push.get_state_display().lower()}",
+            action
+            if action.lower() == self.push.get_state_display().lower()
+            else f"{action}: {self.push.get_state_display().lower()}",
             step=self.push.step,
             outcome=outcome,
             message=message,

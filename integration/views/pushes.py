@@ -33,6 +33,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     pushes = selectors.push_list(**filters)
     query = request.GET.copy()
     query.pop("before", None)
+    query.pop("after", None)
     context = {
         "pushes": pushes,
         "selected_state": filters.get("state"),
@@ -59,6 +60,21 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "payment_choices": PAYMENT_STATUSES,
     }
     return render(request, "integration/dashboard.html", context)
+
+
+@role_required()
+def push_news(request: HtmxHttpRequest) -> HttpResponse:
+    """The live list: the pushes newer than `after` that the open list's filters let through, as rows to put on
+    top, and the poller again with the newest id (an open first page polls this every few seconds)."""
+    filters = PushFilterForm(request.GET).filters()
+    if filters.get("after") is None:
+        return HttpResponse(status=400)
+    pushes = selectors.push_list(**filters)
+    query = request.GET.copy()
+    query.pop("after", None)
+    newest = max((p.pk for p in pushes), default=filters["after"])
+    context = {"pushes": pushes, "query": query.urlencode(), "newest": newest}
+    return render(request, "integration/dashboard.html#push-news", context)
 
 
 # How each filter reads in "No push matches …" (an empty list says which filters emptied it).

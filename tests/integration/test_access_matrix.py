@@ -26,6 +26,7 @@ ENDPOINTS = [
     ("GET", "/pushes/{push}/compare/", REVIEW),
     ("POST", "/pushes/replay-failed/", REVIEW),
     ("GET", "/pushes/bulk-form/?state=failed", REVIEW),
+    ("GET", "/pushes/news/?after=0", READ),
     ("GET", "/bulk-replays/{bulk}/", READ),
     ("GET", "/bulk-replays/{bulk}/?hx=1", READ),
     ("GET", "/deliveries/", READ),

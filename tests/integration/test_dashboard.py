@@ -181,7 +181,7 @@ def test_rows_in_flight_poll_until_nothing_moves(client):
     assert 'hx-trigger="every 3s"' in moving
     InvoicePush.objects.filter(pk=push.pk).update(state="blocked")
     still = client.get(reverse("integration:dashboard"), headers={"HX-Request": "true"}).content.decode()
-    assert "hx-trigger" not in still  # nothing in flight: the poll stops
+    assert 'hx-trigger="every 3s"' not in still  # nothing in flight: the poll stops (new pushes still arrive)
 
 
 def bulk_form_of(client, page: str) -> str:
@@ -389,3 +389,21 @@ def test_an_empty_list_says_which_filter_emptied_it(client):
     assert "No pushes yet" not in searched
     failed = client.get(reverse("integration:dashboard"), {"state": "failed", "entity": "US-LLC"}).content.decode()
     assert "No push matches state failed" in failed
+
+
+def test_an_open_list_gets_new_pushes_without_a_reload(client):
+    old = InvoicePushFactory(deal_name="Older deal", state="blocked")
+    client.force_login(UserFactory(groups=["reviewer"]))
+    page = client.get("/?entity=").content.decode()
+    assert f'hx-get="/pushes/news/?entity=&amp;after={old.pk}"' in page and 'hx-trigger="every 5s"' in page
+    assert client.get("/pushes/news/").status_code == 400  # the poll always says what it has
+    nothing = client.get(f"/pushes/news/?after={old.pk}").content.decode()
+    assert "<tr>" not in nothing and f"after={old.pk}" in nothing  # nothing new: the poller as it was
+    new = InvoicePushFactory(deal_name="Fresh deal", state="queued")
+    news = client.get(f"/pushes/news/?after={old.pk}").content.decode()
+    assert '<tbody class="news">' in news and "Fresh deal" in news and "Older deal" not in news
+    assert f"after={new.pk}" in news  # the next poll asks for what came after it
+    filtered = client.get(f"/pushes/news/?after={old.pk}&state=blocked").content.decode()
+    assert "Fresh deal" not in filtered  # the list's filters hold for what arrives
+    paged = client.get(f"/?before={new.pk}").content.decode()
+    assert "/pushes/news/" not in paged  # an older page does not grow at the top
