@@ -108,7 +108,12 @@ def test_finance_settles_near_duplicates_on_the_push_page_and_the_push_completes
 
     client.force_login(UserFactory(groups=["finance-admin"]))
     page = client.get(url).content.decode()
-    assert "Product “Doohickey” (SKU DHK-500) is…" in page and "none of these: create a new Books item" in page
+    assert 'Product “Doohickey” (CRM SKU <span class="sku">DHK-500</span>) is…' in page
+    assert "none of these: create a new Books item" in page
+    # The option shows where Books' SKU differs, and names it: the font draws DHK-5OO and DHK-500 alike.
+    assert 'DHK-5<mark class="diff" title="Latin capital letter O">O</mark>' in page
+    assert "Latin capital letter O where the other has digit zero (2 times)" in page
+    assert 'title="Cyrillic capital letter te">Т</mark>' in page  # a Cyrillic letter is named here too
     doohickey = push.plan["decisions"][0]
     first = client.post(
         url + "decide/",
