@@ -149,3 +149,21 @@ class CsvUploadForm(forms.Form):
 
     table = forms.ChoiceField(choices=[("tax_map", "Tax map"), ("legal_entities", "Legal entities")])
     file = forms.FileField()
+    mode = forms.ChoiceField(
+        label="What the file does",
+        choices=[
+            ("merge", "Add and change rows; keep the rows the file does not name"),
+            ("replace", "Replace the whole table (first shows what is added, changed and removed)"),
+        ],
+        initial="merge",
+        widget=forms.RadioSelect,
+        required=False,
+    )
+
+
+class CsvReplaceForm(forms.Form):
+    """Applying a previewed replacement: the file's text and the fingerprint of what the preview showed."""
+
+    table = forms.ChoiceField(choices=[("tax_map", "Tax map"), ("legal_entities", "Legal entities")])
+    content = forms.CharField(strip=False, max_length=1_000_000)
+    fingerprint = forms.RegexField(regex=r"^[0-9a-f]{64}$")

@@ -32,6 +32,7 @@ urlpatterns = [
     path("tables/entities/<path:code>/active/", tables.entity_active, name="entity-active"),
     path("tables/entities/add/", tables.entity_edit, name="entity-add"),
     path("tables/entities/<path:code>/edit/", tables.entity_edit, name="entity-edit"),
+    path("tables/replace/", tables.tables_replace, name="tables-replace"),
     path("tables/import/", tables.tables_import, name="tables-import"),
     path("tables/imports/<int:import_id>/", tables.csv_import_page, name="csv-import"),
     path("tables/export/<str:table>.csv", tables.tables_export, name="tables-export"),

@@ -162,7 +162,7 @@ def org_taken(org_id: str, code: str) -> str:
     return other or ""
 
 
-def _apply_entity(entity: LegalEntity | None, values: dict, source: str) -> tuple[LegalEntity, str]:
+def apply_entity(entity: LegalEntity | None, values: dict, source: str) -> tuple[LegalEntity, str]:
     """Create or update one entity; 'created', 'updated' or 'unchanged'."""
     if entity is None:
         entity = LegalEntity(**values)
@@ -190,6 +190,20 @@ def legal_entities_import(
 ) -> ImportSummary:
     """Upsert legal entities by `code` from a CSV with columns code,name,books_org_id,require_review.
     A Books organization belongs to one legal entity only."""
+    parsed = legal_entities_parse(file=file, progress=progress)
+    if progress:
+        progress("applying", len(parsed))
+    summary = ImportSummary()
+    with transaction.atomic():
+        existing = {e.code: e for e in LegalEntity.objects.select_for_update().filter(code__in=parsed)}
+        for code, values in parsed.items():
+            _, outcome = apply_entity(existing.get(code), values, source)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+    return summary
+
+
+def legal_entities_parse(*, file: TextIO, progress: Progress | None = None) -> dict[str, dict]:
+    """Every row of a legal-entities CSV checked, by code; `CsvImportError` naming every bad line."""
     errors: list[str] = []
     parsed: dict[str, dict] = {}
     seen_at: dict[str, int] = {}
@@ -216,16 +230,7 @@ def legal_entities_import(
         parsed[code] = values
     if errors:
         raise CsvImportError(errors)
-
-    if progress:
-        progress("applying", len(parsed))
-    summary = ImportSummary()
-    with transaction.atomic():
-        existing = {e.code: e for e in LegalEntity.objects.select_for_update().filter(code__in=parsed)}
-        for code, values in parsed.items():
-            _, outcome = _apply_entity(existing.get(code), values, source)
-            setattr(summary, outcome, getattr(summary, outcome) + 1)
-    return summary
+    return parsed
 
 
 def legal_entity_save(*, entity: LegalEntity | None, row: dict, source: str = "Legal entities screen") -> LegalEntity:
@@ -241,7 +246,7 @@ def legal_entity_save(*, entity: LegalEntity | None, row: dict, source: str = "L
     if problems:
         raise CsvImportError(problems)
     with transaction.atomic():
-        saved, _ = _apply_entity(entity, values, source)
+        saved, _ = apply_entity(entity, values, source)
     return saved
 
 
@@ -292,6 +297,20 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import", progress: Progre
     """Upsert tax rules by (legal_entity, country, state) from a CSV:
     legal_entity,country,state,tax_authority[,tax_treatment]. Each row is checked by `tax_rule_clean`, the
     same check the tax-map screen uses."""
+    parsed = tax_map_parse(file=file, progress=progress)
+    if progress:
+        progress("applying", len(parsed))
+    summary = ImportSummary()
+    with transaction.atomic():
+        for _, values in parsed.values():
+            _, outcome = tax_rule_apply(values, source)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+    return summary
+
+
+def tax_map_parse(*, file: TextIO, progress: Progress | None = None) -> dict[tuple[str, str, str], tuple[int, dict]]:
+    """Every row of a tax-map CSV checked, by (legal_entity, country, state) → (line, values); `CsvImportError`
+    naming every bad line."""
     errors: list[str] = []
     entities = {e.code: e for e in LegalEntity.objects.all()}
     parsed: dict[tuple[str, str, str], tuple[int, dict]] = {}
@@ -312,31 +331,29 @@ def tax_map_import(*, file: TextIO, source: str = "CSV import", progress: Progre
         parsed[key] = (line, values)
     if errors:
         raise CsvImportError(errors)
+    return parsed
 
-    if progress:
-        progress("applying", len(parsed))
-    summary = ImportSummary()
-    with transaction.atomic():
-        for _, values in parsed.values():
-            rule = (
-                TaxRule.objects.select_for_update()
-                .order_by()  # the default ordering joins legal entities, which FOR UPDATE refuses
-                .filter(legal_entity=values["legal_entity"], country=values["country"], state=values["state"])
-                .first()
-            )
-            if rule is None:
-                rule = TaxRule(**values)
-                rule._change_reason = source
-                rule.save()
-                summary.created += 1
-            elif (rule.tax_authority, rule.tax_treatment) != (values["tax_authority"], values["tax_treatment"]):
-                rule.tax_authority, rule.tax_treatment = values["tax_authority"], values["tax_treatment"]
-                rule._change_reason = source
-                rule.save()
-                summary.updated += 1
-            else:
-                summary.unchanged += 1
-    return summary
+
+def tax_rule_apply(values: dict, source: str) -> tuple[TaxRule, str]:
+    """Create or update the rule for the values' region (inside the caller's transaction); 'created', 'updated'
+    or 'unchanged'."""
+    rule = (
+        TaxRule.objects.select_for_update()
+        .order_by()  # the default ordering joins legal entities, which FOR UPDATE refuses
+        .filter(legal_entity=values["legal_entity"], country=values["country"], state=values["state"])
+        .first()
+    )
+    if rule is None:
+        rule = TaxRule(**values)
+        rule._change_reason = source
+        rule.save()
+        return rule, "created"
+    if (rule.tax_authority, rule.tax_treatment) == (values["tax_authority"], values["tax_treatment"]):
+        return rule, "unchanged"
+    rule.tax_authority, rule.tax_treatment = values["tax_authority"], values["tax_treatment"]
+    rule._change_reason = source
+    rule.save()
+    return rule, "updated"
 
 
 def tax_rule_save(*, rule: TaxRule | None, row: dict[str, str], source: str = "Tax map screen") -> TaxRule:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from integration import selectors
 from integration.editions import GCC, LABELS, TREATMENTS, UAE_ONLY, WITH_AUTHORITIES, treatment_label
-from integration.forms import CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm, add_problems
+from integration.forms import CsvReplaceForm, CsvUploadForm, LegalEntityForm, RuleTesterForm, TaxRuleForm, add_problems
 from integration.models import CsvImport, LegalEntity, TaxRule
 from integration.normalize import normalize_country, normalize_state
 from integration.services.config_tables import (
@@ -28,6 +28,7 @@ from integration.services.config_tables import (
 )
 from integration.services.csv_jobs import INLINE_ROWS, csv_import_start
 from integration.services.entities import legal_entity_refresh, organization_problem
+from integration.services.table_replace import PreviewOutdated, replace_apply, replace_preview
 from integration.services.taxes import authority_taxes, tax_map_check
 from integration.views.access import role_required
 from integration.views.pushes import HtmxHttpRequest
@@ -267,6 +268,9 @@ def tables_import(request: HttpRequest) -> HttpResponse:
         content = upload.read().decode("utf-8-sig")
         if "\x00" in content:
             raise CsvImportError(["the file contains a NUL character (is it a spreadsheet file rather than CSV?)"])
+        if form.cleaned_data.get("mode") == "replace":  # first what it would do; applied only when confirmed
+            preview = replace_preview(table=table, content=content)
+            return render(request, "integration/csv_preview.html", {"preview": preview, "content": content})
         if content.count("\n") > INLINE_ROWS:  # a large file: a worker applies it, the page shows how far it got
             job = csv_import_start(table=table, filename=upload.name, content=content, user=request.user)
             return redirect("integration:csv-import", import_id=job.pk)
@@ -300,6 +304,34 @@ def tables_export(request: HttpRequest, table: str) -> HttpResponse:
     else:
         legal_entities_export(out=response, every_column=True)
     return response
+
+
+@require_POST
+@role_required("integration.change_taxrule")
+def tables_replace(request: HttpRequest) -> HttpResponse:
+    """Apply a previewed replacement of a whole table, exactly as previewed (else the new preview, nothing done)."""
+    form = CsvReplaceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was imported: the preview's form was incomplete. Upload the file again.")
+        return redirect("integration:tables")
+    table, content = form.cleaned_data["table"], form.cleaned_data["content"]
+    try:
+        summary = replace_apply(
+            table=table,
+            content=content,
+            fingerprint=form.cleaned_data["fingerprint"],
+            source="CSV replace on the screen",
+        )
+    except CsvImportError as exc:
+        messages.error(request, "Nothing was imported: " + " · ".join(exc.errors))
+        return redirect("integration:tables")
+    except PreviewOutdated:
+        preview = replace_preview(table=table, content=content)
+        context = {"preview": preview, "content": content, "outdated": True}
+        return render(request, "integration/csv_preview.html", context, status=409)
+    removed = f", {len(summary.notes)} removed" if summary.notes else ""
+    messages.success(request, f"The table is now the file: {summary}{removed}.")
+    return redirect("integration:tables")
 
 
 @require_POST

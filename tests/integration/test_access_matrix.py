@@ -46,6 +46,7 @@ ENDPOINTS = [
     ("GET", "/tables/entities/add/", ADMIN),
     ("GET", "/tables/entities/US-LLC/edit/", ADMIN),
     ("POST", "/tables/import/", ADMIN),
+    ("POST", "/tables/replace/", ADMIN),
     ("GET", "/tables/imports/{csv_import}/", READ),
     ("GET", "/tables/imports/{csv_import}/?hx=1", READ),
     ("GET", "/tables/export/tax_map.csv", READ),

@@ -308,3 +308,50 @@ def test_finance_checks_the_tax_map_against_books(finance, demo_config, sandbox)
     )
     page = finance.post("/tables/entities/UK-LTD/check-taxes/", follow=True).content.decode()
     assert "GB: treatment uk; Acme Widgets Ltd offers taxes at 0 %, 20 %, 5 %." in page
+
+
+def test_a_csv_can_replace_a_table_after_a_preview_of_what_changes(finance, demo_config):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integration.services.table_replace import replace_preview
+
+    content = (
+        "legal_entity,country,state,tax_authority,tax_treatment\r\n"
+        "US-LLC,US,CA,BOE_CA,\r\nUS-LLC,US,NY,WA_DOR,\r\nUK-LTD,GB,,,uk\r\nUS-LLC,US,OR,WA_DOR,\r\n"
+    )
+    upload = SimpleUploadedFile("t.csv", content.encode())
+    page = finance.post("/tables/import/", {"table": "tax_map", "file": upload, "mode": "replace"}).content.decode()
+    assert "Replace the tax map with this file?" in page
+    assert "<b>1</b> added, <b>1</b> changed, <b>3</b> removed" in page
+    assert "US/OR (US-LLC) → WA_DOR" in page and "US/NY (US-LLC) → NYS_DTF becomes US/NY (US-LLC) → WA_DOR" in page
+    assert "IN (IN-PVT) → business_gst" in page.split('id="removed-heading"')[1]
+    assert TaxRule.objects.count() == 6  # a preview changes nothing
+    fingerprint = replace_preview(table="tax_map", content=content).fingerprint
+    form = {"table": "tax_map", "content": content, "fingerprint": fingerprint}
+    # Someone edits the table between the preview and the click: nothing is applied, the new preview is shown.
+    TaxRule.objects.filter(country="US", state="WA").update(tax_authority="BOE_CA")
+    stale = finance.post("/tables/replace/", form)
+    assert stale.status_code == 409 and "The table changed since you saw the preview" in stale.content.decode()
+    assert TaxRule.objects.count() == 6
+    fresh = replace_preview(table="tax_map", content=content).fingerprint
+    done = finance.post("/tables/replace/", {**form, "fingerprint": fresh}, follow=True).content.decode()
+    assert "The table is now the file: 1 created, 1 updated, 2 unchanged, 3 removed." in done
+    rows = set(TaxRule.objects.values_list("country", "state", "tax_authority", "tax_treatment"))
+    assert rows == {
+        ("US", "CA", "BOE_CA", ""),
+        ("US", "NY", "WA_DOR", ""),
+        ("GB", "", "", "uk"),
+        ("US", "OR", "WA_DOR", ""),
+    }
+    assert TaxRule.history.filter(history_type="-", history_change_reason="CSV replace on the screen").count() == 3
+
+
+def test_replacing_the_legal_entities_switches_off_the_ones_not_in_the_file(finance, demo_config):
+    from integration.services.table_replace import replace_apply, replace_preview
+
+    content = "code,name,books_org_id,require_review\nUS-LLC,Acme Widgets LLC,60001001,false\n"
+    preview = replace_preview(table="legal_entities", content=content)
+    assert len(preview.removed) == 3 and "UK-LTD — Acme Widgets Ltd (switched off" in preview.removed[2]
+    replace_apply(table="legal_entities", content=content, fingerprint=preview.fingerprint, source="test")
+    assert set(LegalEntity.objects.filter(active=True).values_list("code", flat=True)) == {"US-LLC"}
+    assert LegalEntity.objects.count() == 4  # switched off, not deleted: pushes and history point at them
