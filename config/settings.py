@@ -47,6 +47,10 @@ INSTALLED_APPS = [
     "template_partials",
     "simple_history",
     "axes",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.zoho",
     "integration",
     "audits",
 ]
@@ -65,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
     "integration.middleware.no_store",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
@@ -248,6 +253,7 @@ SECRET_SETTINGS = (
     "BOOKS_WEBHOOK_TOKEN",
     "CLIQ_WEBHOOK_URL",
     "CLIQ_ALERTS_URL",
+    "ZOHO_SIGNIN_CLIENT_SECRET",
 )
 
 # --- Security -------------------------------------------------------------------------------
@@ -263,7 +269,11 @@ X_FRAME_OPTIONS = "DENY"
 
 # Brute-force protection (django-axes): five wrong passwords for one username from one address lock that
 # pair out for 15 minutes, the right password included. Attempts live in the database (all processes).
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",  # Sign in with Zoho
+]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -286,7 +296,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF],
-        "form-action": [SELF],
+        # Sign in with Zoho posts here, then goes on to Zoho's consent screen (form-action covers that redirect).
+        "form-action": [SELF, ZOHO_ACCOUNTS_URL],
         "frame-ancestors": [NONE],
         "base-uri": [SELF],
         "object-src": [NONE],
@@ -302,6 +313,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "integration:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign in with Zoho (django-allauth's Zoho provider, integration/zoho_signin): a Zoho API client of the
+# "server-based application" kind whose redirect URI is {PUBLIC_BASE_URL}/auth/zoho/login/callback/. Unset: only
+# passwords. A person's first sign-in makes a user with no role; a finance administrator gives one.
+ZOHO_SIGNIN_CLIENT_ID = env.str("ZOHO_SIGNIN_CLIENT_ID", default="")
+ZOHO_SIGNIN_CLIENT_SECRET = env.str("ZOHO_SIGNIN_CLIENT_SECRET", default="")
+SOCIALACCOUNT_PROVIDERS = {
+    "zoho": {
+        "provider_class": "integration.zoho_signin.provider.ZohoDataCentreProvider",
+        "APPS": [{"client_id": ZOHO_SIGNIN_CLIENT_ID, "secret": ZOHO_SIGNIN_CLIENT_SECRET}]
+        if ZOHO_SIGNIN_CLIENT_ID
+        else [],
+        "SCOPE": ["aaaserver.profile.READ"],
+    }
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True  # no extra form: the user is made from the Zoho profile, without a role
+SOCIALACCOUNT_LOGIN_ON_GET = False  # starting a sign-in takes a POST (CSRF-protected), from our login page
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never joins an existing password user by an unverified email
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False  # a Zoho user whose email a password user has gets a user of its own, with no role
+ACCOUNT_LOGIN_METHODS = {"username"}
+SOCIALACCOUNT_STORE_TOKENS = False  # only who signed in is kept, never Zoho's tokens
 
 LANGUAGE_CODE = "en-us"
 # How amounts read on screens (Babel locale): separators, decimals and the currency symbol.

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from sandbox import books, crm, pages, sales
 from sandbox.demo import load_demo
+from sandbox.signin import ZohoSignin
 from sandbox.state import SandboxState
 from sandbox.wire import (
     STATUS_TEXT,
@@ -86,6 +87,7 @@ class Sandbox(SandboxState):
     def __init__(self, *, demo: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.crm_fields = crm.default_fields()  # CRM's field metadata, as the administrator set it up
+        self.signin = ZohoSignin(self)  # Sign in with Zoho: its own client, consent screen and users
         self.routes = self._routes()
         if demo:
             load_demo(self)
@@ -264,6 +266,8 @@ class Sandbox(SandboxState):
         if any(k in req.query for k in ("client_secret", "refresh_token")):
             self.oauth_query_credentials += 1
             params = {**req.query, **params}  # Zoho accepts them there too, but URLs end up in logs
+        if params.get("grant_type") == "authorization_code":
+            return self.signin.token(params)  # Sign in with Zoho (sandbox/signin.py)
         if params.get("grant_type") != "refresh_token":
             return Response(200, {"error": "unsupported_grant_type"})
         client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
@@ -503,6 +507,8 @@ class Sandbox(SandboxState):
     def _routes(self) -> list[Route]:
         return [
             Route("POST", r"/oauth/v2/token", lambda req: self.oauth_token(req)),
+            *[Route(m, r"/oauth/v2/auth", lambda req: self.signin.consent(req)) for m in ("GET", "POST")],
+            Route("GET", r"/oauth/user/info", lambda req: self.signin.user_info(req)),
             Route("POST", r"/api/v2/channelsbyname/(?P<channel>[^/]+)/message", self.cliq_message),
             *[Route(m, r"/__sandbox__(?P<action>/.*)?", self.control) for m in ("GET", "POST", "PATCH", "DELETE")],
             Route("GET", r"/", lambda req: pages.home_page(self)),
