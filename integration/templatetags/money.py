@@ -33,3 +33,15 @@ PAYMENT_MODES = {
 def payment_mode(value: str) -> str:
     text = str(value or "")
     return PAYMENT_MODES.get(text.lower().replace(" ", ""), text.replace("_", " ").capitalize() or "—")
+
+
+@register.filter(name="count")
+def count(value) -> str:
+    """A whole number with the locale's separators (`1,000`), by Babel."""
+    from babel.numbers import format_decimal
+    from django.conf import settings
+
+    try:
+        return format_decimal(int(value), locale=settings.MONEY_LOCALE)
+    except (TypeError, ValueError):
+        return str(value)

@@ -3,8 +3,10 @@ the preflight check ("Check everything", the same as `manage.py zoho_check`)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from integration import selectors, setup_guide
@@ -36,6 +38,9 @@ def _context() -> dict:
         "subform_columns": setup_guide.SUBFORM_COLUMNS,
         "webhook_rules": setup_guide.WEBHOOK_RULES,
         "scopes": setup_guide.OAUTH_SCOPES,
+        "signin_callback": f"{settings.PUBLIC_BASE_URL}{reverse('zoho_callback')}",
+        "signin_on": bool(settings.ZOHO_SIGNIN_CLIENT_ID),
+        "alerts_on": bool(settings.CLIQ_ALERTS_URL),
     }
 
 

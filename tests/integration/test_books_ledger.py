@@ -50,7 +50,7 @@ def test_the_setup_screen_shows_todays_calls_against_the_cap(client, sandbox, de
         BooksClient().organization_get(US_ORG)
     client.force_login(UserFactory(groups=["finance-admin"]))
     page = client.get("/setup/").content.decode()
-    assert "1 of 2500, 2499 left" in page and "pushes 1" in page
+    assert "1 of 2,500, 2,499 left" in page and "pushes 1" in page
     with CaptureQueriesContext(connection) as ctx:
         today()
     assert len(ctx) == 1

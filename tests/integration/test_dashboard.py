@@ -150,7 +150,7 @@ def test_the_home_numbers_search_filters_and_pages(client, django_assert_max_num
     with django_assert_max_num_queries(10):
         page = client.get(reverse("integration:dashboard")).content.decode()
     assert "<b>1</b> waiting for review" in page and "<b>1</b> needing a decision" in page
-    assert "US-LLC: <b>0</b> of 1000 Books calls today, 1000 left" in page  # the day's Books budget, per entity
+    assert "US-LLC: <b>0</b> of 1,000 Books calls today, 1,000 left" in page  # the day's Books budget, per entity
     assert "Older pushes →" in page and "Deal 0<" not in page  # the first page holds the newest 50
     newest = list(InvoicePush.objects.order_by("-id"))
     last_shown = newest[PAGE_SIZE - 1]  # the last row of the first page: the older page starts after it
@@ -175,7 +175,7 @@ def test_the_dashboard_shows_each_entitys_books_calls_today(client):
                 count(entity.books_org_id)
     client.force_login(UserFactory(groups=["reviewer"]))
     page = client.get(reverse("integration:dashboard")).content.decode()
-    assert "UK-LTD: <b>5</b> of 5000 Books calls today, 4995 left" in page
+    assert "UK-LTD: <b>5</b> of 5,000 Books calls today, 4,995 left" in page
     assert "(duplicate audits 2, pushes 3)" in page
 
 

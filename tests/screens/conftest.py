@@ -41,3 +41,10 @@ def log_in(page, base_url: str, role: str | None, username: str = "someone") -> 
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-for-tests")
     page.click("button[type=submit]")
+
+
+def opened(group):
+    """A duplicate group on the Duplicates screen, opened if it is one of the collapsed ones."""
+    if group.get_attribute("open") is None:
+        group.locator("summary").click()
+    return group

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from audits.models import DuplicateFlag
 from sandbox.demo import US_ORG
-from tests.screens.conftest import log_in, snap
+from tests.screens.conftest import log_in, opened, snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,17 +33,17 @@ def test_finance_runs_an_audit_watches_its_progress_and_settles_two_groups(brows
     assert int(bar.get_attribute("value")) > int(first)
 
     # When the run finishes the page reloads by itself with what was found.
-    group = page.locator("section.flag", has_text="Hinge Bracket (old)")
+    group = page.locator(".flag", has_text="Hinge Bracket (old)")
     expect(group).to_be_visible(timeout=30_000)
     expect(page.get_by_role("progressbar")).to_have_count(0)
     snap(page, "audit-findings")
-    group.get_by_label("keep “Hinge Bracket”").check()
+    opened(group).get_by_label("keep “Hinge Bracket”").check()
     group.get_by_role("button", name="Keep the chosen one, mark the others inactive").click()
     expect(page.get_by_text("Resolved group #")).to_be_visible()
-    expect(page.locator("section.flag", has_text="Hinge Bracket (old)")).to_have_count(0)  # no longer open
+    expect(page.locator(".flag", has_text="Hinge Bracket (old)")).to_have_count(0)  # no longer open
 
-    other = page.locator("section.flag", has_text="Pendant Publishing")
-    other.get_by_role("button", name="Not duplicates").click()
+    other = page.locator(".flag", has_text="Pendant Publishing")
+    opened(other).get_by_role("button", name="Not duplicates").click()
     expect(page.get_by_text("dismissed as not duplicates")).to_be_visible()
     snap(page, "audit-settled")
 
@@ -71,7 +71,7 @@ def test_a_group_books_left_half_done_says_so_and_finance_puts_it_back(browser, 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/audits/?state=open#group-{flag.pk}")
     group = page.locator(f"#group-{flag.pk}")
-    group.get_by_label("keep “Hinge Bracket”").check()
+    opened(group).get_by_label("keep “Hinge Bracket”").check()
     group.get_by_role("button", name="Keep the chosen one, mark the others inactive").click()
     expect(page.get_by_text("the group needs attention")).to_be_visible()
     page.goto(f"{live_server.url}/audits/?state=stuck")
