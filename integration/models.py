@@ -234,6 +234,7 @@ class InvoicePush(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "invoice pushes"
         permissions = [("review_invoicepush", "Can approve, reject and replay invoice pushes")]
         constraints = [
             models.UniqueConstraint(
