@@ -121,4 +121,20 @@ def staff_activity(*, limit: int = 200) -> list[dict]:
     for row in table_rows:
         row["who"] = names.get(row.pop("user_id"), "the system")
     rows += table_rows
+    rows += _role_changes(limit)
     return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]
+
+
+def _role_changes(limit: int) -> list[dict]:
+    """Roles given and taken on the People screen (kept as admin log entries "Role: … → …")."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+
+    kind = ContentType.objects.get_for_model(get_user_model())
+    entries = LogEntry.objects.filter(content_type=kind, change_message__startswith="Role:").select_related("user")
+    return [
+        {"at": e.action_time, "who": e.user.username, "what": f"{e.object_repr}: {e.change_message}", "changes": []}
+        | {"push": None}
+        for e in entries.order_by("-action_time")[:limit]
+    ]

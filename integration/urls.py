@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integration.views import deliveries, pushes, setup, tables
+from integration.views import deliveries, people, pushes, setup, tables
 
 app_name = "integration"
 urlpatterns = [
@@ -33,6 +33,8 @@ urlpatterns = [
     path("tables/entities/add/", tables.entity_edit, name="entity-add"),
     path("tables/entities/<path:code>/edit/", tables.entity_edit, name="entity-edit"),
     path("tables/replace/", tables.tables_replace, name="tables-replace"),
+    path("people/", people.people, name="people"),
+    path("people/<int:user_id>/role/", people.person_role, name="person-role"),
     path("tables/import/", tables.tables_import, name="tables-import"),
     path("tables/imports/<int:import_id>/", tables.csv_import_page, name="csv-import"),
     path("tables/export/<str:table>.csv", tables.tables_export, name="tables-export"),

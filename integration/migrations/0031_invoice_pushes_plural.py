@@ -4,14 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integration', '0030_push_alerts'),
+        ("integration", "0030_push_alerts"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='invoicepush',
-            options={'ordering': ['-created_at'], 'permissions': [('review_invoicepush', 'Can approve, reject and replay invoice pushes')], 'verbose_name_plural': 'invoice pushes'},
+            name="invoicepush",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [("review_invoicepush", "Can approve, reject and replay invoice pushes")],
+                "verbose_name_plural": "invoice pushes",
+            },
         ),
     ]

@@ -34,6 +34,8 @@ ENDPOINTS = [
     ("POST", "/deliveries/{delivery}/retry/", REVIEW),
     ("POST", "/cliq/{post}/retry/", REVIEW),
     ("GET", "/setup/", ADMIN),
+    ("GET", "/people/", ADMIN),
+    ("POST", "/people/{user}/role/", ADMIN),
     ("GET", "/tables/", READ),
     ("POST", "/tables/tax-rules/add/", ADMIN),
     ("GET", "/tables/tax-rules/{rule}/", ADMIN),
@@ -92,7 +94,7 @@ def snapshot() -> list:
             TaxRule, LegalEntity, InvoicePush, PushEvent, WebhookDelivery, CliqPost, BulkReplay, CsvImport,
             DuplicateFlag, FlagEvent, AuditRun,
         )
-    ]  # fmt: skip
+    ] + [sorted(get_user_model().groups.through.objects.values_list("user_id", "group_id"))]  # fmt: skip
 
 
 @pytest.fixture
@@ -107,7 +109,9 @@ def objects(sandbox):
     flag = DuplicateFlag.objects.create(
         legal_entity=entity, organization_id="60001001", kind="item", key="k", reason="same name", score=90, members=[]
     )
+    person = UserFactory(username="newcomer")
     return {
+        "user": person.pk,
         "push": push.pk,
         "rule": rule.pk,
         "delivery": delivery.pk,

@@ -102,6 +102,7 @@ def test_every_screen_reads_well_at_1280_and_390_px_with_no_accessibility_violat
         "csv-import": f"/tables/imports/{CsvImport.objects.get().pk}/",
         "duplicates": "/audits/",
         "setup": "/setup/",
+        "people": "/people/",
         "not-found": "/no-such-page/",
     }
     for name, url in screens.items():
