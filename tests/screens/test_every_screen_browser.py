@@ -10,10 +10,11 @@ import io
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from audits.models import DuplicateFlag
-from integration.models import CsvImport, InvoicePush, TaxRule, WebhookDelivery
+from integration.models import BulkReplay, CsvImport, InvoicePush, TaxRule, WebhookDelivery
 from sandbox.demo import US_ORG, deal_id
 from tests.factories import UserFactory
 from tests.screens.conftest import snap
@@ -57,6 +58,12 @@ def product(press, hooks, sandbox, demo_config):
     )
     call_command("audit_duplicates", "--org", "US-LLC", stdout=io.StringIO(), stderr=io.StringIO())
     CsvImport.objects.create(table="tax_map", filename="tax_map.csv", content="", rows=6, state="done")
+    failed = InvoicePush.objects.filter(state="failed").first()
+    BulkReplay.objects.create(
+        push_ids=[failed.pk],
+        outcomes=[{"push_id": failed.pk, "deal": failed.deal_name, "outcome": "replayed"}],
+        finished_at=timezone.now(),
+    )
     return {state: InvoicePush.objects.filter(state=state).first() for state in InvoicePush.State.values}
 
 
@@ -103,11 +110,27 @@ def test_every_screen_reads_well_at_1280_and_390_px_with_no_accessibility_violat
         "duplicates": "/audits/",
         "setup": "/setup/",
         "people": "/people/",
+        "bulk-replay": f"/bulk-replays/{BulkReplay.objects.get().pk}/",
         "not-found": "/no-such-page/",
     }
     for name, url in screens.items():
         page.goto(base + url)
         check(page, name)
+
+    # Replacing the tax map from a CSV: the preview first (what is added, changed, removed), then applied as shown.
+    page.goto(base + "/tables/")
+    page.select_option("select[name=table]", "tax_map")
+    page.set_input_files(
+        "input[name=file]",
+        files=[{"name": "tax_map.csv", "mimeType": "text/csv", "buffer": REPLACEMENT.encode()}],
+    )
+    page.get_by_label("Replace the whole table").check()
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="Replace the tax map with this file?")).to_be_visible()
+    check(page, "csv-replace-preview")
+    page.get_by_role("button", name="Apply: make the table this file").click()
+    expect(page.get_by_text("The table is now the file")).to_be_visible()
+    assert TaxRule.objects.count() == 2
 
     # The paid push names its payment by number and its mode in words, and links to CRM and Books.
     page.goto(base + screens["push-paid"])
@@ -122,6 +145,9 @@ def test_every_screen_reads_well_at_1280_and_390_px_with_no_accessibility_violat
     groups = page.locator("details.flag")
     assert groups.count() == DuplicateFlag.objects.filter(state="open").count() > 3
     assert groups.nth(3).get_attribute("open") is None
+
+
+REPLACEMENT = "legal_entity,country,state,tax_authority,tax_treatment\nUS-LLC,US,CA,BOE_CA,\nUK-LTD,GB,,,uk\n"
 
 
 def product_crm(live_server) -> str:
