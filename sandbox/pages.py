@@ -86,8 +86,7 @@ def home_page(sb: SandboxState) -> Response:
 <h1>Zoho sandbox</h1><p>Stand-in for Zoho Accounts, CRM, Books and Cliq. Control API: <code>/__sandbox__/</code>.</p>
 <h2>CRM deals</h2><table><tr><th>Deal</th><th>Account</th><th>Stage</th><th>Invoice</th><th>Payment</th><th></th></tr>
 {"".join(deals)}</table><p id=reply></p>
-<h2>Cliq #{html.escape(sb.cliq_messages[-1]["channel"]) if sb.cliq_messages else "channel"}</h2>
-<ul>{"".join(f"<li><pre>{html.escape(m['payload'].get('text', ''))}</pre></li>" for m in sb.cliq_messages[-10:]) or "<li>No messages yet.</li>"}</ul>
+{_cliq_channels(sb)}
 <h2>Faults</h2><p>Make Zoho misbehave, then watch Invoice Bridge cope on its own.</p>
 <p><button onclick="fault()">Fail the next 2 invoice creates (Books 500)</button>
 Press Generate Invoice after this: the push fails twice, waits, and retries by itself.</p>
@@ -106,6 +105,23 @@ function act(o,i,a){{fetch('/__sandbox__/books/'+o+'/invoices/'+i+'/'+a,{{method
 function gen(d){{fetch('/__sandbox__/crm/deals/'+d+'/generate-invoice',{{method:'POST'}}).then(r=>r.json()).then(j=>{{
 alert('Invoice Bridge answered '+j.http_status+': '+((j.reply||j).message||''));location.reload()}})}}</script>"""
     return Response(200, body, content_type="text/html; charset=utf-8")
+
+
+def _cliq_channels(sb: SandboxState) -> str:
+    """Each Cliq channel's last ten messages (payments and alerts go to different channels)."""
+    channels = list(dict.fromkeys(m["channel"] for m in sb.cliq_messages)) or ["channel"]
+    return "".join(
+        f"<h2>Cliq #{html.escape(name)}</h2><ul>"
+        + (
+            "".join(
+                f"<li><pre>{html.escape(m['payload'].get('text', ''))}</pre></li>"
+                for m in [m for m in sb.cliq_messages if m["channel"] == name][-10:]
+            )
+            or "<li>No messages yet.</li>"
+        )
+        + "</ul>"
+        for name in channels
+    )
 
 
 def portal_page(sb: SandboxState, org_id: str, invoice_id: str) -> Response:
