@@ -250,6 +250,8 @@ class InvoicePush(models.Model):
             models.Index(fields=["state", "-id"], name="push_state_newest_idx"),  # the dashboard's state filter
             models.Index(fields=["state", "updated_at"], name="push_state_updated_idx"),  # "pushed today"
             models.Index(fields=["customer_name", "-id"], name="push_customer_newest_idx"),  # customer search
+            # The Blocked chip counts deals, not presses: an index-only count of the blocked ones.
+            models.Index(fields=["deal_id"], condition=Q(state="blocked"), name="push_blocked_deal_idx"),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,7 @@ SELECT key, sum(n), sum(amount) FROM integration_tally GROUP BY key
 UNION ALL SELECT 'pushed_today', count(*), 0 FROM integration_invoicepush WHERE state = 'pushed' AND updated_at >= %s
 UNION ALL SELECT 'paid_this_week', count(*), 0 FROM integration_invoicesync WHERE payment_status = 'Paid'
   AND synced_at >= %s
+UNION ALL SELECT 'blocked_rows', count(DISTINCT deal_id), 0 FROM integration_invoicepush WHERE state = 'blocked'
 """
 
 _COMPACT = """
@@ -79,6 +80,8 @@ def counted(*, today: datetime, week: datetime) -> dict:
     lines["pushed_today"] = (pushed, Decimal(0))
     paid = InvoiceSync.objects.filter(payment_status="Paid", synced_at__gte=week).count()
     lines["paid_this_week"] = (paid, Decimal(0))
+    blocked = InvoicePush.objects.filter(state=InvoicePush.State.BLOCKED).values("deal_id").distinct().count()
+    lines["blocked_rows"] = (blocked, Decimal(0))
     return _shape(lines)
 
 
@@ -86,6 +89,7 @@ def _shape(lines: dict[str, tuple[int, Decimal]]) -> dict:
     states: dict[str, int] = dict.fromkeys(InvoicePush.State.values, 0)
     owed: dict[str, dict] = defaultdict(lambda: {"unpaid": Decimal(0), "overdue": Decimal(0)})
     shaped = {"needs_decision": 0, "overdue": 0, "deliveries_failed": 0, "pushed_today": 0, "paid_this_week": 0}
+    shaped["blocked_rows"] = 0  # the blocked list's rows: one per deal, however often it was pressed
     for key, (n, amount) in lines.items():
         kind, _, name = key.partition(":")
         if kind == "push" and name == "needs_decision":
@@ -100,7 +104,7 @@ def _shape(lines: dict[str, tuple[int, Decimal]]) -> dict:
             shaped["overdue"] = n
         elif key == "deliveries:failed":
             shaped["deliveries_failed"] = n
-        elif key in ("pushed_today", "paid_this_week"):
+        elif key in ("pushed_today", "paid_this_week", "blocked_rows"):
             shaped[key] = n
     shaped["counts"] = states
     shaped["owed"] = [

@@ -50,9 +50,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     numbers = selectors.home_numbers()
     counts = dict(numbers["counts"])
     # The list shows a deal's repeated blocked presses as one row (its latest), so its chip counts those rows.
-    counts[InvoicePush.State.BLOCKED] = (
-        selectors.push_count(state=InvoicePush.State.BLOCKED) if counts.get("blocked") else 0
-    )
+    counts[InvoicePush.State.BLOCKED] = numbers["blocked_rows"]
     context |= {
         "numbers": numbers,
         "states": [(value, label, counts[value]) for value, label in InvoicePush.State.choices],

@@ -345,6 +345,8 @@ def test_repeated_blocked_presses_show_as_one_row_and_payment_and_date_filters(c
     client.force_login(UserFactory(groups=["reviewer"]))
     page = client.get(reverse("integration:dashboard")).content.decode()
     assert page.count(">Umbrella Texas depot</a>") == 1 and "(pressed 4 times)" in page
+    # The Blocked chip counts the rows its list shows (one per deal), not the four presses.
+    assert 'Blocked <span class="count">1</span>' in page
     only_paid = client.get(reverse("integration:dashboard"), {"payment": "Paid"}).content.decode()
     assert "Paid deal" in only_paid and "Umbrella" not in only_paid
     today = date.today().isoformat()
