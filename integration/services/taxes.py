@@ -214,7 +214,7 @@ def tax_rule_problem(*, rule: TaxRule, entity: LegalEntity, taxes: list[dict]) -
         if not _under_authority(taxes, rule.tax_authority):
             return (
                 f"tax map {where}: {org} has no active tax under the tax authority {rule.tax_authority} "
-                f"(its authorities: {known}); correct the row's tax_authority."
+                f"(its authorities: {known}); choose one of them for the rule."
             )
         return ""
     if not has_treatments(edition):
@@ -225,7 +225,8 @@ def tax_rule_problem(*, rule: TaxRule, entity: LegalEntity, taxes: list[dict]) -
     known = treatments(edition, entity.books_country)
     if rule.tax_authority:
         return (
-            f"tax map {where}: the {label} edition has no tax authorities; give a tax_treatment ({', '.join(known)})."
+            f"tax map {where}: the {label} edition has no tax authorities; "
+            f"give a tax treatment instead ({', '.join(known)})."
         )
     if rule.tax_treatment not in known:
         return (

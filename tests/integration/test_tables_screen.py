@@ -304,7 +304,7 @@ def test_finance_checks_the_tax_map_against_books(finance, demo_config, sandbox)
     page = finance.post("/tables/entities/US-LLC/check-taxes/", follow=True).content.decode()
     assert (
         "tax map US/NY: Acme Widgets LLC has no active tax under the tax authority NO_SUCH "
-        "(its authorities: BOE_CA, CA_DISTRICTS, NYS_DTF, WA_DOR); correct the row&#x27;s tax_authority." in page
+        "(its authorities: BOE_CA, CA_DISTRICTS, NYS_DTF, WA_DOR); choose one of them for the rule." in page
     )
     page = finance.post("/tables/entities/UK-LTD/check-taxes/", follow=True).content.decode()
     assert "GB: treatment uk; Acme Widgets Ltd offers taxes at 0 %, 20 %, 5 %." in page

@@ -108,3 +108,12 @@ def test_writers_and_compaction_side_by_side_keep_the_tally_exact():
     assert (
         tally.read(**DAY)["counts"][State.RUNNING] == 4 * 14 and tally.read(**DAY)["counts"][State.REJECTED] == 4 * 26
     )
+
+
+@pytest.mark.django_db
+def test_the_blocked_chip_counts_deals_and_past_its_limit_the_presses(monkeypatch):
+    for deal in ("1", "1", "1", "2"):
+        InvoicePushFactory(deal_id=f"57257670000000{deal}", state="blocked")
+    assert tally.read(**DAY)["blocked_rows"] == 2 == tally.counted(**DAY)["blocked_rows"]  # one row per deal
+    monkeypatch.setattr(tally, "BLOCKED_ROWS_COUNTED_UP_TO", 3)  # a backlog past the limit: the presses, flat cost
+    assert tally.read(**DAY)["blocked_rows"] == 4 == tally.counted(**DAY)["blocked_rows"]

@@ -56,7 +56,7 @@ def test_a_broken_tax_rule_and_a_missing_crm_field_are_each_named(sandbox, demo_
     lines = out.strip().splitlines()
     assert (
         "PROBLEM US-LLC: tax map US/NY: Acme Widgets LLC has no active tax under the tax authority TX_CPA "
-        "(its authorities: BOE_CA, CA_DISTRICTS, NYS_DTF, WA_DOR); correct the row's tax_authority." in lines
+        "(its authorities: BOE_CA, CA_DISTRICTS, NYS_DTF, WA_DOR); choose one of them for the rule." in lines
     )
     assert (
         "PROBLEM UK-LTD: tax map GB: the UK edition does not know the treatment “vat_standard” "
