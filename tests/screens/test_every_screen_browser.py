@@ -90,6 +90,10 @@ def test_every_screen_reads_well_at_1280_and_390_px_with_no_accessibility_violat
     amount = page.locator("#push-rows td.num").first
     assert amount.evaluate("e => getComputedStyle(e).textAlign") == "right"
     assert "tabular-nums" in amount.evaluate("e => getComputedStyle(e).fontVariantNumeric")
+    # Problems find people: the failed delivery is on the strip, with where to fix it.
+    strip = page.get_by_role("region", name="Needs attention")
+    expect(strip).to_contain_text("1 webhook delivery from Books failed.")
+    expect(strip.get_by_role("link", name="See and retry them")).to_have_attribute("href", "/deliveries/?state=failed")
     check(page, "dashboard")
 
     pushed, pending, failed = product["pushed"], product["pending_review"], product["failed"]
@@ -116,6 +120,11 @@ def test_every_screen_reads_well_at_1280_and_390_px_with_no_accessibility_violat
     for name, url in screens.items():
         page.goto(base + url)
         check(page, name)
+
+    # The tax map offers Books' own authorities, and the tester names the tax each rate gets.
+    page.goto(base + screens["tables"])
+    assert page.locator('#books-authorities option[value="NYS_DTF"]').count() == 1
+    expect(page.get_by_role("table", name="The tax each rate gets")).to_contain_text("8.875 %")
 
     # Replacing the tax map from a CSV: the preview first (what is added, changed, removed), then applied as shown.
     page.goto(base + "/tables/")
