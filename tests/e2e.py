@@ -19,13 +19,27 @@ def press(stack, settings, deal: str, user: str = "ava@acme.example") -> tuple[i
     return resp.status_code, resp.json()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = 60, explain: Callable[[], str] | None = None
+) -> None:
+    """Wait until `condition` holds; on timeout, fail saying what was awaited and, with `explain`, where things
+    stood (so a failure under load can be read, not guessed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{explain()}" if explain else ""))
+
+
+def push_story(stack, push_id: int) -> str:
+    """A push's state and timeline, and the end of the web and worker logs: what a timed-out wait reports."""
+    push = InvoicePush.objects.get(pk=push_id)
+    events = "\n".join(f"  {e.at:%H:%M:%S.%f} {e.step} {e.action}: {e.message}" for e in push.events.order_by("at"))
+    logs = "\n".join(f"--- {name} ---\n{stack.log(name)[-3000:]}" for name in ("web", "worker"))
+    return (
+        f"push {push_id}: {push.state} at {push.step}, attempts {push.attempts}, error {push.error!r}\n{events}\n{logs}"
+    )
 
 
 def settled(*push_ids: int) -> bool:

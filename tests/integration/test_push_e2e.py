@@ -13,7 +13,7 @@ from integration.normalize import normalize_name, normalize_sku
 from integration.services.review import push_approve
 from sandbox.demo import AUDIT_ITEM_GROUPS, CA_ORG, IN_ORG, UK_ORG, US_ORG, deal_id
 from tests.conftest import at_once
-from tests.e2e import press, settled, wait_for
+from tests.e2e import press, push_story, settled, wait_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +74,11 @@ def test_twenty_concurrent_presses_make_one_invoice(stack, http_sandbox, setting
     assert {status for status, _ in results} <= {200, 202} and len(results) == 20
     assert len({reply["push_id"] for _, reply in results}) == 1
     push_id = results[0][1]["push_id"]
-    wait_for(lambda: InvoicePush.objects.get(pk=push_id).state == "pushed", "the push")
+    wait_for(
+        lambda: InvoicePush.objects.get(pk=push_id).state == "pushed",
+        "the push",
+        explain=lambda: push_story(stack, push_id),
+    )
     assert len(invoices_for(http_sandbox, US_ORG, deal_id(2))) == 1
     assert InvoicePush.objects.filter(deal_id=deal_id(2)).count() == 1
 
