@@ -7,7 +7,10 @@ push; a blocked plan is recorded as blocked with every reason, a good one is que
 from __future__ import annotations
 
 import contextlib
+import time
+import uuid
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -40,7 +43,40 @@ def push_request(*, deal_id: str, user: str = "") -> InvoicePush:
     existing = active_push(deal_id)
     if existing:
         return _press_again(existing, user)
+    with _one_planner(deal_id) as waited:
+        if waited and (existing := active_push(deal_id)):
+            return _press_again(existing, user)  # the press we waited for made the push: answer with it
+        return _plan_and_record(deal_id, user)
 
+
+# Presses of one deal arriving together (a double click, CRM retrying, a bulk button) plan it one at a time: the
+# first reads CRM and Books, the others wait for its push and answer with it, instead of each reading the same deal
+# and spending the organization's Books calls of the minute on it. A press waits at most PRESS_WAIT_SECONDS (then it
+# plans by itself; the one-active-push constraint still makes one push), and a claim left by a stopped process
+# expires after PRESS_CLAIM_SECONDS.
+PRESS_CLAIM_SECONDS = 60
+PRESS_WAIT_SECONDS = 15.0
+
+
+@contextlib.contextmanager
+def _one_planner(deal_id: str):
+    """Yield False when this press plans the deal; True after waiting for another press that was planning it."""
+    key, token = f"press:planning:{deal_id}", uuid.uuid4().hex
+    deadline, waited = time.monotonic() + PRESS_WAIT_SECONDS, False
+    while not cache.add(key, token, PRESS_CLAIM_SECONDS):
+        if time.monotonic() > deadline or active_push(deal_id):
+            yield True
+            return
+        waited = True
+        time.sleep(0.1)
+    try:
+        yield waited
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
+def _plan_and_record(deal_id: str, user: str) -> InvoicePush:
     plan: dict = {}
     entity: LegalEntity | None = None
     note = ""

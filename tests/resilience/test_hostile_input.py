@@ -87,6 +87,26 @@ def test_concurrent_presses_on_a_failed_push_all_get_an_answer(client, settings,
     assert InvoicePush.objects.filter(deal_id=deal_id(1)).count() == 1 and push.events.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_presses_of_a_new_deal_arriving_together_read_it_once(settings, sandbox, demo_config):
+    """Twenty presses of one deal at once (CRM retrying, a double click) plan it once: the others wait for that
+    push and answer with it, instead of each reading CRM and Books and spending the organization's calls of the
+    minute (which once left the push itself waiting a minute for a slot)."""
+    from django.test import Client
+
+    sandbox.add_fault("slow", method="GET", path=f"/Deals/{deal_id(2)}", seconds=0.5)  # the presses overlap
+    body = json.dumps({"deal_id": deal_id(2)}).encode()
+
+    def one_press():
+        resp = post_button(Client(), body, sign(body, secret=settings.CRM_BUTTON_SECRET))
+        return resp.status_code, resp.json().get("push_id")
+
+    answers = at_once(20, one_press)
+    assert {status for status, _ in answers} <= {200, 202} and len({push for _, push in answers}) == 1
+    assert len(sandbox.calls_to("GET", rf"/Deals/{deal_id(2)}$")) == 1  # read once, by the press that planned
+    assert InvoicePush.objects.filter(deal_id=deal_id(2)).count() == 1
+
+
 # --- ids that would change the URL ----------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [".", "..", "../Deals", "1/2"])
 def test_dot_segment_ids_from_crm_never_reach_a_url(press, sandbox, bad):
