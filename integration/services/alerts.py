@@ -7,14 +7,13 @@ never resent), and an alert that cannot be sent never touches the push."""
 from __future__ import annotations
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError
 from django.urls import reverse
-from django.utils import timezone
 
 from integration.models import InvoicePush, PushAlert
 from integration.redaction import redact_text
+from integration.services.cliq_posts import post_once
 from integration.services.dispatch import after_commit
 from integration.services.retry import retry_later
 from integration.zoho.cliq import CliqClient
@@ -48,27 +47,15 @@ def push_alert(push: InvoicePush, kind: str, key: str) -> None:
 
 
 def push_alert_send(*, alert_id: int) -> None:
-    """Send one alert at most once: claimed as sending before the call; a definite failure is raised for the task
-    to retry, an ambiguous one (the answer was lost) is recorded as unconfirmed and never resent."""
-    alert = PushAlert.objects.get(pk=alert_id)
-    claimed = PushAlert.objects.filter(pk=alert_id, state__in=[PushAlert.State.PENDING, PushAlert.State.FAILED]).update(
-        state=PushAlert.State.SENDING, attempts=alert.attempts + 1
-    )
-    if not claimed:
-        return
-    try:
-        CliqClient(url=settings.CLIQ_ALERTS_URL).message_post(
+    """Send one alert to the alerts channel at most once, as the payment posts are sent (`post_once`)."""
+    client = CliqClient(url=settings.CLIQ_ALERTS_URL)
+    post_once(
+        PushAlert,
+        alert_id,
+        lambda alert: client.message_post(
             text=alert.text, card={"title": f"Invoice Bridge: {alert.get_kind_display()}", "theme": "modern-inline"}
-        )
-    except (ZohoError, SoftTimeLimitExceeded) as exc:
-        if isinstance(exc, ZohoError) and not exc.maybe_acted:
-            PushAlert.objects.filter(pk=alert_id).update(state=PushAlert.State.PENDING, error=redact_text(str(exc)))
-            raise
-        PushAlert.objects.filter(pk=alert_id).update(
-            state=PushAlert.State.UNCONFIRMED, error=redact_text(f"{exc}. Not resent: Cliq may already show it.")
-        )
-        return
-    PushAlert.objects.filter(pk=alert_id).update(state=PushAlert.State.SENT, sent_at=timezone.now(), error="")
+        ),
+    )
 
 
 @shared_task(bind=True, name="integration.tasks.push_alert_task")

@@ -5,11 +5,14 @@ failures that certainly did not post. An ambiguous failure is recorded as unconf
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
 from integration.models import CliqPost, InvoicePush
@@ -59,31 +62,44 @@ def cliq_post_send(*, post_id: int) -> None:
     A definite failure (Cliq could not be reached, or answered with an error) propagates to the task,
     which retries. An ambiguous one (the message went out and the answer was lost) is recorded as
     unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
-    post = CliqPost.objects.get(pk=post_id)
     client = CliqClient()
     if not client.enabled:
         CliqPost.objects.filter(pk=post_id, state=CliqPost.State.PENDING).update(state=CliqPost.State.SKIPPED)
         return
-    # Claimed as "sending" before the call: a worker that stops mid-call leaves a row the sweeper settles as
-    # unconfirmed (it may have posted), never one that is sent again.
-    claimed = CliqPost.objects.filter(pk=post_id, state__in=[CliqPost.State.PENDING, CliqPost.State.FAILED]).update(
-        state=CliqPost.State.SENDING, attempts=post.attempts + 1, last_attempt_at=timezone.now()
+    post_once(
+        CliqPost,
+        post_id,
+        lambda post: client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"}),
+        last_attempt_at=timezone.now(),
+    )
+
+
+def post_once(model: type[models.Model], row_id: int, post: Callable[[Any], None], **claimed_fields) -> None:
+    """Send the Cliq message a row holds (a payment post, an alert) at most once.
+
+    The row is claimed as "sending" before the call: a worker that stops mid-call leaves a row the sweeper settles
+    as unconfirmed (it may have posted), never one that is sent again. A definite failure puts it back to pending
+    and propagates (the task retries); an ambiguous one (the message went out and the answer was lost) is recorded
+    as unconfirmed and never resent: Cliq may well have posted it, and a second post is worse than none."""
+    row = model.objects.get(pk=row_id)
+    claimed = model.objects.filter(pk=row_id, state__in=[model.State.PENDING, model.State.FAILED]).update(
+        state=model.State.SENDING, attempts=row.attempts + 1, **claimed_fields
     )
     if not claimed:
         return
     try:
-        client.message_post(text=post.text, card={"title": post.card_title, "theme": "modern-inline"})
+        post(row)
     except (ZohoError, SoftTimeLimitExceeded) as exc:
         if isinstance(exc, ZohoError) and not exc.maybe_acted:
-            CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.PENDING, error=redact_text(str(exc)))
+            model.objects.filter(pk=row_id).update(state=model.State.PENDING, error=redact_text(str(exc)))
             raise
         why = "The send was interrupted by the task's time limit" if isinstance(exc, SoftTimeLimitExceeded) else exc
-        CliqPost.objects.filter(pk=post_id).update(
-            state=CliqPost.State.UNCONFIRMED,
+        model.objects.filter(pk=row_id).update(
+            state=model.State.UNCONFIRMED,
             error=redact_text(f"{why}. Not resent: Cliq may already have posted it; check the channel."),
         )
         return
-    CliqPost.objects.filter(pk=post_id).update(state=CliqPost.State.SENT, sent_at=timezone.now(), error="")
+    model.objects.filter(pk=row_id).update(state=model.State.SENT, sent_at=timezone.now(), error="")
 
 
 def cliq_post_retry(*, post: CliqPost) -> bool:

@@ -48,3 +48,10 @@ def test_without_an_alerts_channel_nothing_is_recorded(press, sandbox, settings)
     settings.CLIQ_ALERTS_URL = ""
     press(deal_id(5))
     assert not PushAlert.objects.exists() and not sandbox.cliq_messages
+
+
+def test_an_alert_whose_answer_is_lost_is_never_sent_twice(press, alerts, sandbox):
+    sandbox.add_fault("drop", method="POST", path="/channelsbyname/invoicealerts/")
+    press(deal_id(5))  # waits for review: the alert goes out, its answer is lost
+    alert = PushAlert.objects.get()
+    assert alert.state == "unconfirmed" and "Not resent" in alert.error and len(alerts()) <= 1
