@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Count
 from django.urls import reverse
 
-from integration import ledger
+from integration import ledger, tally
 from integration.models import CliqPost, InvoicePush, LegalEntity, ReconcileCursor, WebhookDelivery
 from integration.zoho.weblinks import books_url
 
@@ -47,7 +47,7 @@ def health() -> list[dict]:
                     "link": "What uses them",
                 }
             )
-    failing = WebhookDelivery.objects.filter(state=WebhookDelivery.State.FAILED).count()
+    failing = tally.deliveries_failed()
     if failing:
         items.append(
             {

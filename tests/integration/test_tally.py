@@ -63,7 +63,7 @@ def test_the_tally_equals_the_tables_after_every_kind_of_write():
     delivery = WebhookDelivery.objects.create(organization_id=entity.books_org_id, state=WebhookDelivery.State.FAILED)
     WebhookDelivery.objects.create(organization_id=entity.books_org_id, state=WebhookDelivery.State.FAILED)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDelivery.State.PROCESSED)
-    assert tally.read(**DAY)["deliveries_failed"] == 1
+    assert tally.read(**DAY)["deliveries_failed"] == 1 == tally.deliveries_failed()
     assert tally.read(**DAY) == tally.counted(**DAY)
 
     rows = Tally.objects.count()
