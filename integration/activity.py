@@ -134,7 +134,12 @@ def _role_changes(limit: int) -> list[dict]:
     kind = ContentType.objects.get_for_model(get_user_model())
     entries = LogEntry.objects.filter(content_type=kind, change_message__startswith="Role:").select_related("user")
     return [
-        {"at": e.action_time, "who": e.user.username, "what": f"{e.object_repr}: {e.change_message}", "changes": []}
-        | {"push": None}
+        {
+            "at": e.action_time,
+            "who": e.user.username,
+            "what": f"{e.object_repr}: {e.change_message}",
+            "changes": [],
+            "push": None,
+        }
         for e in entries.order_by("-action_time")[:limit]
     ]

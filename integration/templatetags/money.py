@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
 from django import template
+from django.conf import settings
 
 from integration.money import format_money
 
@@ -38,9 +40,6 @@ def payment_mode(value: str) -> str:
 @register.filter(name="count")
 def count(value) -> str:
     """A whole number with the locale's separators (`1,000`), by Babel."""
-    from babel.numbers import format_decimal
-    from django.conf import settings
-
     try:
         return format_decimal(int(value), locale=settings.MONEY_LOCALE)
     except (TypeError, ValueError):

@@ -25,19 +25,21 @@ def _role(user) -> str:
     return "finance-admin" if "finance-admin" in names else "reviewer" if "reviewer" in names else ""
 
 
+def _person(user) -> dict:
+    role = _role(user)
+    return {
+        "user": user,
+        "role": role,
+        "role_label": ROLES[role],
+        "zoho": any(a.provider == "zoho" for a in user.socialaccount_set.all()),
+        "password": user.has_usable_password(),
+    }
+
+
 @role_required(ADMINS)
 def people(request: HttpRequest) -> HttpResponse:
     users = list(get_user_model().objects.prefetch_related("groups", "socialaccount_set").order_by("username"))
-    rows = [
-        {
-            "user": u,
-            "role": _role(u),
-            "role_label": ROLES[_role(u)],
-            "zoho": any(a.provider == "zoho" for a in u.socialaccount_set.all()),
-            "password": u.has_usable_password(),
-        }
-        for u in users
-    ]
+    rows = [_person(u) for u in users]
     rows.sort(key=lambda r: (bool(r["role"]) or r["user"].is_superuser, r["user"].username))  # waiting ones first
     waiting = sum(1 for r in rows if not r["role"] and not r["user"].is_superuser)
     return render(request, "integration/people.html", {"rows": rows, "roles": ROLES, "waiting": waiting})
